@@ -1,0 +1,183 @@
+"""``python -m app [command]``: serve (the default), send-test, reprocess, quarantine."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from app import __version__, samples
+from app.config import ConfigError, Settings, load_settings
+from app.db import Database
+from app.deliveries import (
+    NotInQuarantine,
+    accept_from_quarantine,
+    discard_from_quarantine,
+    mark_for_reprocessing,
+)
+from app.jsonjs import js_stringify
+from app.models import Delivery, Outcome, ProcessStatus
+from app.processing import process_stored
+from app.signature import HEADER, sign
+
+SUCCESS = b'{"status":"success"}'
+QUARANTINE_ACTIONS = {"accept": accept_from_quarantine, "discard": discard_from_quarantine}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.run(settings, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.set_defaults(run=serve)
+    commands = parser.add_subparsers(title="commands")
+    commands.add_parser("serve", help="serve on HOST:PORT (the default)").set_defaults(run=serve)
+
+    send = commands.add_parser("send-test", help="post a signed sample, as Hello Client does")
+    send.add_argument("kind", choices=("lead", "appointment", "chatlog"))
+    send.add_argument("--url", help="webhook URL (default: http://127.0.0.1:PORT/webhook)")
+    send.add_argument("--key", help="Sign Key (default: the first of WEBHOOK_SIGNING_KEY)")
+    send.set_defaults(run=send_test)
+
+    again = commands.add_parser("reprocess", help="parse stored raw deliveries again")
+    again.add_argument("ids", nargs="*", type=int, help="delivery ids (default: failed, pending)")
+    again.add_argument("--all", action="store_true", help="every accepted delivery")
+    again.set_defaults(run=reprocess)
+
+    quarantine = commands.add_parser("quarantine", help="list, accept or discard quarantined")
+    quarantine.add_argument("action", choices=("list", "accept", "discard"))
+    quarantine.add_argument("ids", nargs="*", type=int)
+    quarantine.set_defaults(run=manage_quarantine)
+    return parser
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.server import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,  # X-Forwarded-For is judged by TRUSTED_PROXIES, in app.clientip
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def send_test(settings: Settings, args: argparse.Namespace) -> int:
+    key = args.key or (settings.signing_keys[0] if settings.signing_keys else None)
+    if not key:
+        print("no key: pass --key or set WEBHOOK_SIGNING_KEY", file=sys.stderr)
+        return 2
+    url = args.url or f"http://127.0.0.1:{settings.port}/webhook"
+    body = js_stringify(samples.build(args.kind)).encode("utf-8")
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            HEADER: f"t={timestamp},v1={sign(key, timestamp, body)}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, answer = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, answer = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"could not reach {url}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
+    print(f"{status} {answer.decode('utf-8', 'replace')}")
+    return 0 if status == 200 and answer == SUCCESS else 1
+
+
+def _with_database(settings: Settings) -> Database:
+    db = Database(settings)
+    db.open()
+    return db
+
+
+def reprocess(settings: Settings, args: argparse.Namespace) -> int:
+    db = _with_database(settings)
+    try:
+        query = select(Delivery.id).where(Delivery.outcome == Outcome.ACCEPTED)
+        if args.ids:
+            query = query.where(Delivery.id.in_(args.ids))
+        elif not args.all:
+            query = query.where(
+                Delivery.process_status.in_([ProcessStatus.FAILED, ProcessStatus.PENDING])
+            )
+        with db.read() as connection:
+            ids = list(connection.execute(query.order_by(Delivery.id)).scalars())
+        if not ids:
+            print("nothing to reprocess")
+            return 0
+        db.writer.run_sync(lambda c: mark_for_reprocessing(c, ids))
+        failures = 0
+        for delivery_id in ids:
+            result = process_stored(db, delivery_id)
+            failures += bool(result.errors)
+            detail = "; ".join(result.errors) or "ok"
+            print(f"delivery {delivery_id}: {result.kind}, {result.records} record(s): {detail}")
+        print(f"reprocessed {len(ids)} deliveries, {failures} with errors")
+        return 1 if failures else 0
+    finally:
+        db.close()
+
+
+def manage_quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    db = _with_database(settings)
+    try:
+        if args.action == "list":
+            with db.read() as connection:
+                rows = connection.execute(
+                    select(Delivery)
+                    .where(Delivery.outcome == Outcome.QUARANTINED)
+                    .order_by(Delivery.id)
+                ).all()
+            for (row,) in rows:
+                when = row.received_at.isoformat(timespec="seconds")
+                print(f"{row.id}\t{when}\t{row.client_ip}\t{row.body_size} B\t{row.reason}")
+            print(f"{len(rows)} quarantined")
+            return 0
+        status = 0
+        for delivery_id in args.ids:
+            try:
+                action = QUARANTINE_ACTIONS[args.action]
+                stored = db.writer.run_sync(lambda c, i=delivery_id, act=action: act(c, i))
+                if stored is not None and stored.pending:
+                    process_stored(db, delivery_id)
+            except NotInQuarantine as exc:
+                print(exc, file=sys.stderr)
+                status = 1
+            else:
+                print(f"delivery {delivery_id}: {args.action}ed")
+        return status
+    finally:
+        db.close()

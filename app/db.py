@@ -1,0 +1,234 @@
+"""The one module that owns the database: engine, per-connection settings, migrations, writes.
+
+All writes go through ``Writer``: a single thread with its own connection that takes every job
+waiting in its queue, runs them in one transaction (each inside its own savepoint, so one bad job
+cannot sink its neighbours) and commits once. Many webhook deliveries thus share one fsync, and
+each caller is answered only after the commit that holds its own rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteJob = Callable[[Connection], T]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_BATCH = 256
+
+
+class StorageUnavailable(RuntimeError):
+    """The database cannot take writes now (disk full, locked too long, read-only, gone)."""
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    if not settings.is_sqlite:
+        return create_engine(settings.database_url, pool_pre_ping=True)
+    Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        settings.database_url,
+        connect_args={"timeout": settings.database_busy_timeout, "check_same_thread": False},
+    )
+    busy_ms = int(settings.database_busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite (it would BEGIN lazily and break
+        # savepoints); SQLAlchemy's "begin" hook below starts them instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",  # every commit fsyncs: "success" means it is on disk
+            "foreign_keys=ON",
+            f"busy_timeout={busy_ms}",
+            "journal_size_limit=67108864",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection: Connection) -> None:
+        # Writers take the write lock up front, so waiting for it is bounded by busy_timeout
+        # at BEGIN instead of failing halfway through a batch.
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; safe to run at every start."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as connection:
+        connection.execution_options(sqlite_immediate=True)
+        with connection.begin():
+            config.attributes["connection"] = connection
+            # "heads": independent features may add migration branches; all of them apply.
+            command.upgrade(config, "heads")
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "full" in text:
+        return "the disk holding the database is full"
+    if "locked" in text or "busy" in text:
+        return "the database stayed locked by another process past the busy timeout"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "the database is read-only"
+    return "the database is unavailable"
+
+
+@dataclass
+class _Job:
+    run: WriteJob[Any]
+    future: Future[Any]
+
+
+class Writer:
+    """Serialises every write through one thread and commits them in groups."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.commits = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="db-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish every job already queued, then end the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def submit(self, job: WriteJob[T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._thread is None:
+            future.set_exception(StorageUnavailable("the database writer is not running"))
+        else:
+            self._queue.put(_Job(job, future))
+        return future
+
+    async def run(self, job: WriteJob[T]) -> T:
+        return await asyncio.wrap_future(self.submit(job))
+
+    def run_sync(self, job: WriteJob[T]) -> T:
+        return self.submit(job).result()
+
+    def _loop(self) -> None:
+        connection: Connection | None = None
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            if connection is None:
+                connection = self._connect(batch)
+                if connection is None:
+                    continue
+            if not self._commit(connection, batch):
+                connection.invalidate()
+                connection = None
+        if connection is not None:
+            connection.close()
+
+    def _connect(self, batch: list[_Job]) -> Connection | None:
+        try:
+            connection = self.engine.connect()
+        except DBAPIError as exc:
+            log.error("database connection failed: %s", describe_storage_error(exc))
+            self._fail(batch, exc)
+            return None
+        return connection.execution_options(sqlite_immediate=True)
+
+    def _commit(self, connection: Connection, batch: list[_Job]) -> bool:
+        results: list[tuple[Any, BaseException | None]] = []
+        try:
+            with connection.begin():
+                for job in batch:
+                    results.append(self._run_one(connection, job))
+        except DBAPIError as exc:
+            log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
+            self._fail(batch, exc)
+            return False
+        self.commits += 1
+        for job, (result, error) in zip(batch, results, strict=True):
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+        return True
+
+    @staticmethod
+    def _run_one(connection: Connection, job: _Job) -> tuple[Any, BaseException | None]:
+        try:
+            with connection.begin_nested():
+                return job.run(connection), None
+        except OperationalError:
+            raise  # the database itself is in trouble: the whole batch fails, callers answer 503
+        except Exception as exc:
+            log.exception("write job failed")
+            return None, exc
+
+    @staticmethod
+    def _fail(batch: list[_Job], exc: BaseException) -> None:
+        error = StorageUnavailable(describe_storage_error(exc))
+        for job in batch:
+            job.future.set_exception(error)
+
+
+class Database:
+    """Engine plus writer: what the rest of the app holds on to."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_db_engine(settings)
+        self.writer = Writer(self.engine)
+
+    def open(self) -> None:
+        migrate(self.engine)
+        self.writer.start()
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection, connection.begin():
+            yield connection

@@ -1,0 +1,215 @@
+"""Write jobs for webhook attempts: accepted deliveries, the quarantine, the refusal log.
+
+Each function here runs inside the writer's transaction (see ``app.db.Writer``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from app.models import Delivery, Outcome, ProcessStatus, utcnow
+from app.processing import INLINE_MAX_BYTES, process_inline
+
+REFUSED_BODY_CAP = 4096  # a refused stranger's body is evidence, not data: keep its start
+REFUSAL_LOG_MAX_ROWS = 10_000
+
+UNSIGNED_ALLOWED_IP = "unsigned-allowed-ip"
+QUARANTINE_ACCEPTED = "quarantine-accepted"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What arrived, before any judgement."""
+
+    received_at: datetime
+    client_ip: str
+    content_type: str | None
+    body: bytes
+    signature_timestamp: int | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    form: str
+    key_number: int | None = None
+    key_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    delivery_id: int
+    duplicate: bool
+    pending: bool  # left for the background processor
+
+
+@dataclass(frozen=True)
+class QuarantineLimits:
+    max_items: int
+    max_bytes: int
+
+
+def store_accepted(
+    connection: Connection, attempt: Attempt, verification: Verification, sha256: str
+) -> Stored:
+    now = utcnow()
+    common = {
+        "received_at": attempt.received_at,
+        "client_ip": attempt.client_ip,
+        "status_code": 200,
+        "key_number": verification.key_number,
+        "key_fingerprint": verification.key_fingerprint,
+        "signed_form": verification.form,
+        "signature_timestamp": attempt.signature_timestamp,
+        "content_type": attempt.content_type,
+        "body_size": len(attempt.body),
+        "body_sha256": sha256,
+        "committed_at": now,
+    }
+    original = connection.execute(
+        select(Delivery.id, Delivery.kind)
+        .where(Delivery.body_sha256 == sha256, Delivery.outcome == Outcome.ACCEPTED)
+        .limit(1)
+    ).first()
+    if original is not None:
+        # A retry or replay of a body already stored: log the attempt, keep no second copy.
+        delivery_id = connection.execute(
+            insert(Delivery).values(
+                **common, outcome=Outcome.DUPLICATE, kind=original.kind, duplicate_of=original.id
+            )
+        ).inserted_primary_key[0]
+        return Stored(delivery_id, duplicate=True, pending=False)
+    delivery_id = connection.execute(
+        insert(Delivery).values(
+            **common,
+            outcome=Outcome.ACCEPTED,
+            body=attempt.body,
+            process_status=ProcessStatus.PENDING,
+        )
+    ).inserted_primary_key[0]
+    if len(attempt.body) > INLINE_MAX_BYTES:
+        return Stored(delivery_id, duplicate=False, pending=True)
+    process_inline(connection, delivery_id, attempt.body, now=now)
+    return Stored(delivery_id, duplicate=False, pending=False)
+
+
+def store_refusal(
+    connection: Connection,
+    attempt: Attempt,
+    *,
+    status_code: int,
+    reason: str,
+    quarantine: QuarantineLimits | None,
+) -> int:
+    """Log a refused attempt; into the bounded quarantine when ``quarantine`` is given."""
+    keep_whole = quarantine is not None and len(attempt.body) <= quarantine.max_bytes
+    if quarantine is not None and not keep_whole:
+        reason += " (too large for the quarantine: only its start was kept)"
+    body = attempt.body if keep_whole else attempt.body[:REFUSED_BODY_CAP]
+    delivery_id = connection.execute(
+        insert(Delivery).values(
+            received_at=attempt.received_at,
+            client_ip=attempt.client_ip,
+            outcome=Outcome.QUARANTINED if keep_whole else Outcome.REJECTED,
+            status_code=status_code,
+            reason=reason,
+            signature_timestamp=attempt.signature_timestamp,
+            content_type=attempt.content_type,
+            body=body,
+            body_size=len(attempt.body),
+            body_sha256=attempt.sha256,
+            body_truncated=len(body) < len(attempt.body),
+        )
+    ).inserted_primary_key[0]
+    if keep_whole and quarantine is not None:
+        _enforce_quarantine_limits(connection, quarantine)
+    else:
+        _prune_refusal_log(connection)
+    return delivery_id
+
+
+def _enforce_quarantine_limits(connection: Connection, limits: QuarantineLimits) -> None:
+    """Oldest out first, until both the count and the size fit."""
+    rows = connection.execute(
+        select(Delivery.id, Delivery.body_size)
+        .where(Delivery.outcome == Outcome.QUARANTINED)
+        .order_by(Delivery.id.desc())
+    ).all()
+    kept_items = kept_bytes = 0
+    drop: list[int] = []
+    for row in rows:
+        if kept_items + 1 > limits.max_items or kept_bytes + row.body_size > limits.max_bytes:
+            drop.append(row.id)
+        else:
+            kept_items += 1
+            kept_bytes += row.body_size
+    if drop:
+        connection.execute(delete(Delivery).where(Delivery.id.in_(drop)))
+
+
+def _prune_refusal_log(connection: Connection) -> None:
+    cutoff = connection.execute(
+        select(Delivery.id)
+        .where(Delivery.outcome == Outcome.REJECTED)
+        .order_by(Delivery.id.desc())
+        .offset(REFUSAL_LOG_MAX_ROWS)
+        .limit(1)
+    ).scalar()
+    if cutoff is not None:
+        connection.execute(
+            delete(Delivery).where(Delivery.outcome == Outcome.REJECTED, Delivery.id <= cutoff)
+        )
+
+
+class NotInQuarantine(LookupError):
+    pass
+
+
+def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
+    """An admin vouches for a quarantined delivery: process it as if it had verified."""
+    row = connection.execute(
+        select(Delivery.body, Delivery.body_sha256).where(
+            Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED
+        )
+    ).first()
+    if row is None:
+        raise NotInQuarantine(f"delivery {delivery_id} is not in the quarantine")
+    connection.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            outcome=Outcome.ACCEPTED,
+            signed_form=QUARANTINE_ACCEPTED,
+            process_status=ProcessStatus.PENDING,
+            committed_at=utcnow(),
+        )
+    )
+    if len(row.body) > INLINE_MAX_BYTES:
+        return Stored(delivery_id, duplicate=False, pending=True)
+    process_inline(connection, delivery_id, row.body, now=utcnow())
+    return Stored(delivery_id, duplicate=False, pending=False)
+
+
+def discard_from_quarantine(connection: Connection, delivery_id: int) -> None:
+    result = connection.execute(
+        delete(Delivery).where(
+            Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED
+        )
+    )
+    if result.rowcount == 0:
+        raise NotInQuarantine(f"delivery {delivery_id} is not in the quarantine")
+
+
+def mark_for_reprocessing(connection: Connection, delivery_ids: list[int]) -> None:
+    connection.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids), Delivery.outcome == Outcome.ACCEPTED)
+        .values(process_status=ProcessStatus.PENDING)
+    )

@@ -1,0 +1,299 @@
+"""Turning a stored delivery body into records: leads/appointments, chatbots, chat logs.
+
+Shapes follow the vendor's document. Validation is strict about types (a wrong type is flagged
+for the admin, never guessed at) and generous about extras (unknown fields and ``Type`` values
+are kept). Every store function is idempotent, so replays and reprocessing add nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.models import Chatbot, ChatWindow, Conversation, Lead, Message
+
+LEAD_FIELDS = {
+    "SerialNumber": "serial_number",
+    "Type": "type",
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Email": "email",
+    "PhoneNumber": "phone_number",
+    "CreateTime": "create_time_raw",
+    "Content": "content",
+    "SessionID": "session_id",
+    "URI": "uri",
+}
+WINDOW_FIELDS = ("SerialNumber", "Name", "StartTime", "EndTime", "Conversations")
+CONVERSATION_FIELDS = ("SessionID", "CreateTime", "URI", "Messages")
+MESSAGE_FIELDS = ("Type", "Content")
+
+
+class IngestError(ValueError):
+    """The body is not a shape we can store as records; the message says what is wrong."""
+
+
+def kind_of(document: object) -> str:
+    if isinstance(document, dict):
+        if "Collection" in document:
+            return "chatlog"
+        kind = document.get("Type")
+        if isinstance(kind, str):
+            return kind.lower() if kind.lower() in ("lead", "appointment") else "other"
+    return "unknown"
+
+
+def parse_json(body: bytes) -> Any:
+    def reject_constant(name: str) -> None:
+        raise IngestError(f"invalid JSON: {name} is not a JSON value")
+
+    try:
+        return json.loads(body.decode("utf-8-sig"), parse_constant=reject_constant)
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise IngestError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise IngestError("invalid JSON: nested too deeply") from None
+
+
+def parse_time(raw: str) -> datetime | None:
+    """Vendor times are ISO 8601 in UTC; an unparseable one is kept raw, shown as sent."""
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}.get(
+        type(value), "object"
+    )
+
+
+def text_field(document: Mapping[str, Any], key: str, *, required: bool = False) -> str:
+    value = document.get(key)
+    if value is None:
+        if required:
+            raise IngestError(f"{key}: missing")
+        return ""
+    if not isinstance(value, str):
+        raise IngestError(f"{key}: expected a string, got {_type_name(value)}")
+    if required and not value:
+        raise IngestError(f"{key}: empty")
+    return value
+
+
+def int_field(document: Mapping[str, Any], key: str) -> int:
+    value = document.get(key)
+    if value is None:
+        raise IngestError(f"{key}: missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)  # a number sent as a string is unambiguous; accept it
+        raise IngestError(f"{key}: expected an integer, got {_type_name(value)}")
+    return value
+
+
+def extras(document: Mapping[str, Any], known: Any) -> dict[str, Any] | None:
+    rest = {key: value for key, value in document.items() if key not in known}
+    return rest or None
+
+
+def insert_ignoring_conflicts(connection: Connection, table: Any) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+# ---- leads and appointments -------------------------------------------------------------
+
+
+def lead_values(document: object) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise IngestError(f"expected a JSON object, got {_type_name(document)}")
+    values: dict[str, Any] = {
+        "serial_number": text_field(document, "SerialNumber", required=True),
+        "type": text_field(document, "Type", required=True),
+        "create_time_raw": text_field(document, "CreateTime", required=True),
+        "session_id": int_field(document, "SessionID"),
+    }
+    for key in ("FirstName", "LastName", "Email", "PhoneNumber", "Content", "URI"):
+        values[LEAD_FIELDS[key]] = text_field(document, key)
+    values["created_at"] = parse_time(values["create_time_raw"])
+    values["extra"] = extras(document, LEAD_FIELDS)
+    return values
+
+
+@dataclass
+class LeadOutcome:
+    lead_id: int
+    created: bool
+
+
+def store_lead(
+    connection: Connection, values: Mapping[str, Any], *, delivery_id: int | None, now: datetime
+) -> LeadOutcome:
+    """Insert unless (SerialNumber, Type, SessionID, CreateTime) is already stored."""
+    touch_chatbot(connection, values["serial_number"], None, now)
+    statement = (
+        insert_ignoring_conflicts(connection, Lead)
+        .values(**values, received_at=now, delivery_id=delivery_id, status="new")
+        .on_conflict_do_nothing()
+        .returning(Lead.id)
+    )
+    new_id = connection.execute(statement).scalar()
+    if new_id is not None:
+        return LeadOutcome(new_id, created=True)
+    existing = connection.execute(
+        select(Lead.id).where(
+            Lead.serial_number == values["serial_number"],
+            Lead.type == values["type"],
+            Lead.session_id == values["session_id"],
+            Lead.create_time_raw == values["create_time_raw"],
+        )
+    ).scalar_one()
+    return LeadOutcome(existing, created=False)
+
+
+def touch_chatbot(connection: Connection, serial: str, name: str | None, now: datetime) -> None:
+    """Remember a chatbot; a chat log names it, a lead only gives its serial number."""
+    statement = insert_ignoring_conflicts(connection, Chatbot).values(
+        serial_number=serial, name=name or "", first_seen_at=now, last_seen_at=now
+    )
+    changes: dict[str, Any] = {"last_seen_at": now}
+    if name:
+        changes["name"] = name
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=["serial_number"], set_=changes)
+    )
+
+
+# ---- chat logs --------------------------------------------------------------------------
+
+
+@dataclass
+class WindowHeader:
+    serial_number: str
+    name: str
+    start_time_raw: str
+    end_time_raw: str
+    extra: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, document: Mapping[str, Any]) -> WindowHeader:
+        return cls(
+            serial_number=text_field(document, "SerialNumber", required=True),
+            name=text_field(document, "Name"),
+            start_time_raw=text_field(document, "StartTime", required=True),
+            end_time_raw=text_field(document, "EndTime", required=True),
+            extra=extras(document, WINDOW_FIELDS),
+        )
+
+
+@dataclass
+class ParsedConversation:
+    values: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_conversation(document: object) -> ParsedConversation:
+    if not isinstance(document, dict):
+        raise IngestError(f"conversation: expected an object, got {_type_name(document)}")
+    create_time_raw = text_field(document, "CreateTime")
+    conversation = ParsedConversation(
+        {
+            "session_id": int_field(document, "SessionID"),
+            "create_time_raw": create_time_raw,
+            "created_at": parse_time(create_time_raw),
+            "uri": text_field(document, "URI"),
+            "extra": extras(document, CONVERSATION_FIELDS),
+        }
+    )
+    messages = document.get("Messages") or []
+    if not isinstance(messages, list):
+        raise IngestError(f"Messages: expected an array, got {_type_name(messages)}")
+    for position, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise IngestError(f"message {position}: expected an object")
+        conversation.messages.append(
+            {
+                "position": position,
+                "type": text_field(message, "Type"),
+                "content": text_field(message, "Content"),
+                "extra": extras(message, MESSAGE_FIELDS),
+            }
+        )
+    return conversation
+
+
+def open_window(
+    connection: Connection, header: WindowHeader, *, delivery_id: int | None, now: datetime
+) -> int:
+    """Start (or restart) a chat-log window: a redelivered window replaces the old one."""
+    touch_chatbot(connection, header.serial_number, header.name, now)
+    connection.execute(
+        delete(ChatWindow).where(
+            ChatWindow.serial_number == header.serial_number,
+            ChatWindow.start_time_raw == header.start_time_raw,
+            ChatWindow.end_time_raw == header.end_time_raw,
+        )
+    )
+    values = {
+        "serial_number": header.serial_number,
+        "name": header.name,
+        "start_time_raw": header.start_time_raw,
+        "end_time_raw": header.end_time_raw,
+        "start_time": parse_time(header.start_time_raw),
+        "end_time": parse_time(header.end_time_raw),
+        "extra": header.extra,
+        "received_at": now,
+        "delivery_id": delivery_id,
+        "complete": False,
+    }
+    return connection.execute(insert(ChatWindow).values(**values)).inserted_primary_key[0]
+
+
+def add_conversations(
+    connection: Connection, window_id: int, serial: str, conversations: list[ParsedConversation]
+) -> int:
+    """Insert conversations and their messages; returns the number of messages."""
+    count = 0
+    for conversation in conversations:
+        conversation_id = connection.execute(
+            insert(Conversation).values(
+                window_id=window_id,
+                serial_number=serial,
+                message_count=len(conversation.messages),
+                **conversation.values,
+            )
+        ).inserted_primary_key[0]
+        if conversation.messages:
+            connection.execute(
+                insert(Message),
+                [{"conversation_id": conversation_id, **m} for m in conversation.messages],
+            )
+        count += len(conversation.messages)
+    return count
+
+
+def close_window(connection: Connection, window_id: int) -> None:
+    totals = select(func.count(), func.coalesce(func.sum(Conversation.message_count), 0)).where(
+        Conversation.window_id == window_id
+    )
+    conversations, messages = connection.execute(totals).one()
+    connection.execute(
+        update(ChatWindow)
+        .where(ChatWindow.id == window_id)
+        .values(conversation_count=conversations, message_count=messages, complete=True)
+    )

@@ -1,0 +1,214 @@
+"""POST /webhook: refuse what we cannot trust, store the rest durably, then say success.
+
+The answer ``{"status":"success"}`` is the vendor's only signal that it may forget a delivery, so
+it is given only after the commit holding the raw body; anything that stops that commit answers
+503, which the vendor retries. Refusals get a 4xx with a JSON reason, and unsigned or unverifiable
+bodies are kept in a bounded quarantine for an admin to judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from app.clientip import client_ip, in_networks, parse_ip
+from app.config import Settings
+from app.db import Database, StorageUnavailable
+from app.deliveries import (
+    UNSIGNED_ALLOWED_IP,
+    Attempt,
+    QuarantineLimits,
+    Verification,
+    store_accepted,
+    store_refusal,
+)
+from app.jsonjs import js_restringify
+from app.models import utcnow
+from app.ratelimit import RateLimiter
+from app.signature import HEADER, Match, MissingSignature, SignatureError, parse_header, verify
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SUCCESS = b'{"status":"success"}'
+THREAD_THRESHOLD = 256 * 1024  # hashing more than this would stall the event loop noticeably
+REFUSAL_LOG_PER_MINUTE = 600
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BadRequest(Exception):
+    pass
+
+
+def error(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"status": "error", "error": message}, status_code=status_code)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequest(f"Content-Length header is not a number: {declared[:40]!r}")
+        if int(declared) > limit:
+            raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+class Webhook:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        on_pending: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.on_pending = on_pending
+        self.clock = clock
+        self.quarantine_rate = RateLimiter(settings.quarantine_rate_per_minute, per_seconds=60)
+        self.refusal_log_rate = RateLimiter(REFUSAL_LOG_PER_MINUTE, per_seconds=60)
+        self.quarantine_limits = QuarantineLimits(
+            settings.quarantine_max_items, settings.quarantine_max_bytes
+        )
+
+    async def get(self, request: Request) -> Response:
+        return error(405, "this is the Hello Client webhook endpoint: it accepts POST only")
+
+    async def post(self, request: Request) -> Response:
+        try:
+            return await self._handle(request)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is listening for the answer
+        except Exception:
+            log.exception("webhook failed unexpectedly; answered 503 so the vendor retries")
+            return error(503, "internal error: the delivery was not stored; it will be retried")
+
+    async def _handle(self, request: Request) -> Response:
+        settings = self.settings
+        peer = request.client.host if request.client else None
+        ip = client_ip(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+        attempt = Attempt(utcnow(), ip, request.headers.get("content-type"), b"")
+        allowed = in_networks(parse_ip(ip), settings.allowed_networks)
+
+        if settings.allowed_networks and not allowed:
+            body = await self._read_some(request)
+            return await self._refuse(
+                replace(attempt, body=body), 403, f"client IP {ip} is not in WEBHOOK_ALLOWED_IPS"
+            )
+        try:
+            attempt = replace(attempt, body=await read_body(request, settings.max_body_bytes))
+        except BodyTooLarge:
+            limit = settings.max_body_bytes // (1024 * 1024)
+            return await self._refuse(attempt, 413, f"body larger than MAX_BODY_MB ({limit} MB)")
+        except BadRequest as exc:
+            return await self._refuse(attempt, 400, str(exc))
+
+        if not settings.signing_keys:
+            return await self._refuse(
+                attempt,
+                503,
+                "no signing key configured: set WEBHOOK_SIGNING_KEY to the Sign Key shown in "
+                "Hello Client's Webhook tab",
+                quarantine=True,
+            )
+        try:
+            header = parse_header(request.headers.get(HEADER))
+        except MissingSignature as exc:
+            if settings.unsigned_events == "accept-from-allowed-ips" and allowed:
+                return await self._accept(attempt, Verification(form=UNSIGNED_ALLOWED_IP))
+            return await self._refuse(attempt, 401, str(exc), quarantine=True)
+        except SignatureError as exc:
+            return await self._refuse(attempt, 401, str(exc), quarantine=True)
+
+        attempt = replace(attempt, signature_timestamp=int(header.timestamp))
+        try:
+            match = await self._in_thread_if_large(
+                attempt.body,
+                lambda: verify(
+                    header,
+                    attempt.body,
+                    settings.signing_keys,
+                    now=self.clock(),
+                    tolerance_seconds=settings.tolerance_seconds,
+                    restringify=js_restringify,
+                ),
+            )
+        except SignatureError as exc:
+            return await self._refuse(attempt, 401, str(exc), quarantine=True)
+        return await self._accept(attempt, _verification(match))
+
+    async def _accept(self, attempt: Attempt, verification: Verification) -> Response:
+        sha256 = await self._in_thread_if_large(
+            attempt.body, lambda: hashlib.sha256(attempt.body).hexdigest()
+        )
+        try:
+            stored = await self.db.writer.run(
+                lambda c: store_accepted(c, attempt, verification, sha256)
+            )
+        except StorageUnavailable as exc:
+            log.error("delivery from %s not stored: %s; answered 503", attempt.client_ip, exc)
+            return error(503, f"storage unavailable ({exc}); the delivery will be retried")
+        if stored.pending:
+            self.on_pending()
+        return Response(SUCCESS, media_type="application/json")
+
+    async def _refuse(
+        self, attempt: Attempt, status_code: int, reason: str, *, quarantine: bool = False
+    ) -> Response:
+        log.warning("webhook refused (%d) from %s: %s", status_code, attempt.client_ip, reason)
+        quarantine = quarantine and self.settings.unsigned_events != "reject"
+        if quarantine and not self.quarantine_rate.allow():
+            quarantine = False
+            reason += " (quarantine rate limit reached: only logged)"
+        if quarantine or self.refusal_log_rate.allow():
+            limits = self.quarantine_limits if quarantine else None
+            try:
+                await self.db.writer.run(
+                    lambda c: store_refusal(
+                        c, attempt, status_code=status_code, reason=reason, quarantine=limits
+                    )
+                )
+            except StorageUnavailable as exc:
+                if quarantine:
+                    return error(503, f"storage unavailable ({exc}); retry later")
+        return error(status_code, reason)
+
+    async def _read_some(self, request: Request) -> bytes:
+        """The start of a refused body, for the log; the rest is not worth receiving."""
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) >= 4096:
+                    break
+        except ClientDisconnect:
+            pass
+        return bytes(body[:4096])
+
+    @staticmethod
+    async def _in_thread_if_large(body: bytes, work: Callable[[], T]) -> T:
+        if len(body) > THREAD_THRESHOLD:
+            return await run_in_threadpool(work)
+        return work()
+
+
+def _verification(match: Match) -> Verification:
+    return Verification(match.form, match.key_number, match.key_fingerprint)
+
