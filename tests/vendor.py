@@ -38,7 +38,9 @@ class HelloClientFake:
         signed = self.node.restringify(body)
         if signed is None:
             signed = body  # unparseable: a sender could only have signed the bytes themselves
-        mac = hmac.new((key or self.key).encode(), f"{timestamp}.".encode() + signed, hashlib.sha256)
+        mac = hmac.new(
+            (key or self.key).encode(), f"{timestamp}.".encode() + signed, hashlib.sha256
+        )
         return f"t={timestamp},v1={mac.hexdigest()}"
 
     def post(
