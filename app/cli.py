@@ -161,7 +161,7 @@ def manage_quarantine(settings: Settings, args: argparse.Namespace) -> int:
                     .where(Delivery.outcome == Outcome.QUARANTINED)
                     .order_by(Delivery.id)
                 ).all()
-            for (row,) in rows:
+            for row in rows:
                 when = row.received_at.isoformat(timespec="seconds")
                 print(f"{row.id}\t{when}\t{row.client_ip}\t{row.body_size} B\t{row.reason}")
             print(f"{len(rows)} quarantined")

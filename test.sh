@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run every test on this machine: creates .venv with the app and its test tools, installs what
+# the tests drive (Node.js for the real JSON.stringify, Debian's Chromium for the browser tests),
+# checks style with ruff, then runs pytest. Arguments go to pytest.
+# The container tests fetch their own Docker engine through ../shared/tools/container-env.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${missing[*]} from Debian"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: ${missing[*]} missing; install them (sudo apt-get install ${missing[*]})" >&2
+  fi
+fi
+
+if [ ! -f .venv/.installed-test ] || [ pyproject.toml -nt .venv/.installed-test ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[test]'
+  touch .venv/.installed-test .venv/.installed-app
+fi
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"
