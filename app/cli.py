@@ -66,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("action", choices=("list", "accept", "discard"))
     quarantine.add_argument("ids", nargs="*", type=int)
     quarantine.set_defaults(run=manage_quarantine)
+
+    from app import backup  # stdlib-only at import; kept here so this is one self-contained edit
+
+    save = commands.add_parser("backup", help="copy the SQLite database, safe while serving")
+    save.add_argument("path", help="file to write, or a folder for inbox-<time>.db")
+    save.set_defaults(run=backup.run_backup)
+    load = commands.add_parser("restore", help="replace the database with a backup (stopped)")
+    load.add_argument("path", help="a file written by `backup`")
+    load.set_defaults(run=backup.run_restore)
+
+    from app.notify.cli import add_parser as add_notify_parser  # one self-contained edit
+
+    add_notify_parser(commands)  # notify-test
     return parser
 
 
@@ -82,6 +95,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
         log_config=None,
         timeout_graceful_shutdown=30,
+    )
+    # The container's health check polls /healthz every 30 s: keep it out of the access log.
+    logging.getLogger("uvicorn.access").addFilter(
+        lambda record: '"GET /healthz ' not in record.getMessage()
     )
     server = uvicorn.Server(config)
     server.run()

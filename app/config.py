@@ -56,8 +56,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("INBOX_USERNAME"),
     Variable("INBOX_PASSWORD", secret=True),
     Variable("API_TOKEN", secret=True),
+    Variable("AUTH"),
+    Variable("AUTH_HEADER"),
     Variable("APPRISE_URLS", secret=True),
     Variable("APPRISE_CONFIG"),
+    Variable("NOTIFY_RATE_LIMIT"),
+    Variable("NOTIFY_RATE_WINDOW_SECONDS"),
+    Variable("NOTIFY_RETRY_FIRST_SECONDS"),
+    Variable("NOTIFY_RETRY_CAP_SECONDS"),
+    Variable("NOTIFY_RETRY_MAX_HOURS"),
+    Variable("NOTIFY_POLL_SECONDS"),
     # Read by the container's entrypoint before Python starts, not by Settings.
     Variable("PUID"),
     Variable("PGID"),
@@ -99,6 +107,16 @@ class Settings:
     api_token: str | None
     apprise_urls: str | None
     apprise_config: Path | None
+    # Notifications (app.notify): per-target rate limit, retry backoff, chat-log/config polling.
+    notify_rate_limit: int = 10
+    notify_rate_window_seconds: float = 60.0
+    notify_retry_first_seconds: float = 30.0
+    notify_retry_cap_seconds: float = 3600.0
+    notify_retry_max_hours: float = 24.0
+    notify_poll_seconds: float = 15.0
+    # Web UI login: "login" (password, the default) or "none" (only when explicitly set).
+    auth: str = "login"
+    auth_header: str | None = None  # e.g. Remote-User, believed only from TRUSTED_PROXIES
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,6 +144,10 @@ class _Reader:
             value = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"{name}_FILE: cannot read {path!r}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            # A binary file (a key saved in the wrong format) would otherwise end start-up with a
+            # traceback instead of a message naming the variable.
+            raise ConfigError(f"{name}_FILE: {path!r} is not UTF-8 text") from None
         if not value:
             raise ConfigError(f"{name}_FILE: {path!r} is empty")
         return value
@@ -177,7 +199,8 @@ class _Reader:
         text = self.raw(name) or "UTC"
         try:
             return ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a key naming a directory of zones ("America") raises IsADirectoryError.
             raise ConfigError(f"{name}: unknown time zone {text!r} (e.g. Europe/Berlin)") from None
 
     def url(self, name: str) -> str | None:
@@ -210,6 +233,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "(e.g. WEBHOOK_ALLOWED_IPS=hello-client)"
         )
     apprise_config = env.raw("APPRISE_CONFIG")
+    trusted_proxies = env.networks("TRUSTED_PROXIES", aliases={})
+    auth_header = env.raw("AUTH_HEADER")
+    if auth_header and not trusted_proxies:
+        raise ConfigError(
+            "AUTH_HEADER: set TRUSTED_PROXIES to the proxy's address too; the header is "
+            "believed only from there"
+        )
     return Settings(
         host=env.string("HOST", "0.0.0.0"),
         port=env.integer("PORT", 8080, minimum=1, maximum=65535),
@@ -226,7 +256,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "WEBHOOK_TOLERANCE_SECONDS", 300, minimum=0, maximum=10 * 365 * 86400
         ),
         allowed_networks=allowed,
-        trusted_proxies=env.networks("TRUSTED_PROXIES", aliases={}),
+        trusted_proxies=trusted_proxies,
         unsigned_events=unsigned,
         max_body_bytes=env.integer("MAX_BODY_MB", 256, minimum=1, maximum=4096) * 1024 * 1024,
         quarantine_max_items=env.integer("QUARANTINE_MAX_ITEMS", 500, minimum=0, maximum=10**6),
@@ -241,6 +271,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_token=env.secret("API_TOKEN"),
         apprise_urls=env.secret("APPRISE_URLS"),
         apprise_config=Path(apprise_config) if apprise_config else None,
+        notify_rate_limit=env.integer("NOTIFY_RATE_LIMIT", 10, minimum=1, maximum=100_000),
+        notify_rate_window_seconds=env.number(
+            "NOTIFY_RATE_WINDOW_SECONDS", 60.0, minimum=0.1, maximum=86400
+        ),
+        notify_retry_first_seconds=env.number(
+            "NOTIFY_RETRY_FIRST_SECONDS", 30.0, minimum=0.05, maximum=86400
+        ),
+        notify_retry_cap_seconds=env.number(
+            "NOTIFY_RETRY_CAP_SECONDS", 3600.0, minimum=0.05, maximum=7 * 86400
+        ),
+        notify_retry_max_hours=env.number(
+            "NOTIFY_RETRY_MAX_HOURS", 24.0, minimum=0.0001, maximum=24 * 365
+        ),
+        notify_poll_seconds=env.number("NOTIFY_POLL_SECONDS", 15.0, minimum=0.05, maximum=3600),
+        auth=env.choice("AUTH", "login", ("login", "none")),
+        auth_header=auth_header,
     )
 
 

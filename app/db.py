@@ -98,6 +98,24 @@ def describe_storage_error(exc: BaseException) -> str:
     return "the database is unavailable"
 
 
+SQLITE_ERROR = 1  # SQLite's generic result code: a mistake in the statement itself
+
+
+def is_storage_trouble(exc: OperationalError) -> bool:
+    """Whether an OperationalError means the database (not one job's SQL) is in trouble.
+
+    pysqlite raises OperationalError for a job's own mistakes too ("no such table", syntax
+    errors), with the generic SQLITE_ERROR code; those must fail that job alone, not its whole
+    batch. Busy, locked, I/O, full, read-only and the like carry their own codes.
+    """
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is None or code & 0xFF != SQLITE_ERROR  # extended codes keep the primary low
+
+
+class _OneJobFailed(Exception):
+    """A job raised inside a group transaction: the group is rerun with savepoints."""
+
+
 @dataclass
 class _Job:
     run: WriteJob[Any]
@@ -157,6 +175,13 @@ class Writer:
                     stopping = True
                     break
                 batch.append(job)
+            # Marking each future running makes a later cancel() fail instead of leaving
+            # set_result() to raise InvalidStateError here, which would end this thread and
+            # with it every write. One cancelled before it started (its awaiting task was
+            # cancelled) is skipped.
+            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            if not batch:
+                continue
             if connection is None:
                 connection = self._connect(batch)
                 if connection is None:
@@ -177,11 +202,15 @@ class Writer:
         return connection.execution_options(sqlite_immediate=True)
 
     def _commit(self, connection: Connection, batch: list[_Job]) -> bool:
-        results: list[tuple[Any, BaseException | None]] = []
         try:
-            with connection.begin():
-                for job in batch:
-                    results.append(self._run_one(connection, job))
+            try:
+                results = self._run_together(connection, batch)
+            except _OneJobFailed:
+                # Rolled back whole; now each job in a savepoint of its own, so the failing
+                # one fails alone. Jobs must therefore be safe to run again (they are pure
+                # database work on a transaction that never committed).
+                with connection.begin():
+                    results = [self._run_one(connection, job) for job in batch]
         except DBAPIError as exc:
             log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
             self._fail(batch, exc)
@@ -195,13 +224,24 @@ class Writer:
         return True
 
     @staticmethod
+    def _run_together(connection: Connection, batch: list[_Job]) -> list[tuple[Any, None]]:
+        """The fast path: no savepoint per job, which costs two statements each."""
+        with connection.begin():
+            try:
+                return [(job.run(connection), None) for job in batch]
+            except Exception as exc:
+                if isinstance(exc, OperationalError) and is_storage_trouble(exc):
+                    raise
+                raise _OneJobFailed from exc
+
+    @staticmethod
     def _run_one(connection: Connection, job: _Job) -> tuple[Any, BaseException | None]:
         try:
             with connection.begin_nested():
                 return job.run(connection), None
-        except OperationalError:
-            raise  # the database itself is in trouble: the whole batch fails, callers answer 503
         except Exception as exc:
+            if isinstance(exc, OperationalError) and is_storage_trouble(exc):
+                raise  # the database itself is in trouble: the whole batch fails, callers get 503
             log.exception("write job failed")
             return None, exc
 

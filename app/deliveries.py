@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from app.models import Delivery, Outcome, ProcessStatus, utcnow
 from app.processing import INLINE_MAX_BYTES, process_inline
@@ -19,6 +19,15 @@ REFUSAL_LOG_MAX_ROWS = 10_000
 
 UNSIGNED_ALLOWED_IP = "unsigned-allowed-ip"
 QUARANTINE_ACCEPTED = "quarantine-accepted"
+
+
+# Built once: the accept path runs for every delivery (see app.ingest for why).
+_INSERT = insert(Delivery)
+_FIND_ACCEPTED = (
+    select(Delivery.id, Delivery.kind)
+    .where(Delivery.body_sha256 == bindparam("sha256"), Delivery.outcome == Outcome.ACCEPTED)
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -71,29 +80,32 @@ def store_accepted(
         "content_type": attempt.content_type,
         "body_size": len(attempt.body),
         "body_sha256": sha256,
+        "body_truncated": False,
         "committed_at": now,
+        "record_count": 0,
     }
-    original = connection.execute(
-        select(Delivery.id, Delivery.kind)
-        .where(Delivery.body_sha256 == sha256, Delivery.outcome == Outcome.ACCEPTED)
-        .limit(1)
-    ).first()
+    original = connection.execute(_FIND_ACCEPTED, {"sha256": sha256}).first()
     if original is not None:
         # A retry or replay of a body already stored: log the attempt, keep no second copy.
-        delivery_id = connection.execute(
-            insert(Delivery).values(
-                **common, outcome=Outcome.DUPLICATE, kind=original.kind, duplicate_of=original.id
-            )
-        ).inserted_primary_key[0]
-        return Stored(delivery_id, duplicate=True, pending=False)
-    delivery_id = connection.execute(
-        insert(Delivery).values(
+        row = {
             **common,
-            outcome=Outcome.ACCEPTED,
-            body=attempt.body,
-            process_status=ProcessStatus.PENDING,
-        )
-    ).inserted_primary_key[0]
+            "outcome": Outcome.DUPLICATE,
+            "kind": original.kind,
+            "duplicate_of": original.id,
+            "body": None,
+            "process_status": None,
+        }
+        delivery_id = connection.execute(_INSERT, row).inserted_primary_key[0]
+        return Stored(delivery_id, duplicate=True, pending=False)
+    row = {
+        **common,
+        "outcome": Outcome.ACCEPTED,
+        "kind": None,
+        "duplicate_of": None,
+        "body": attempt.body,
+        "process_status": ProcessStatus.PENDING,
+    }
+    delivery_id = connection.execute(_INSERT, row).inserted_primary_key[0]
     if len(attempt.body) > INLINE_MAX_BYTES:
         return Stored(delivery_id, duplicate=False, pending=True)
     process_inline(connection, delivery_id, attempt.body, now=now)
@@ -109,9 +121,16 @@ def store_refusal(
     quarantine: QuarantineLimits | None,
 ) -> int:
     """Log a refused attempt; into the bounded quarantine when ``quarantine`` is given."""
-    keep_whole = quarantine is not None and len(attempt.body) <= quarantine.max_bytes
+    # With QUARANTINE_MAX_ITEMS=0 a quarantined row would be deleted as soon as written, leaving
+    # no trace at all: log it like any refusal instead.
+    keep_whole = (
+        quarantine is not None
+        and quarantine.max_items > 0
+        and len(attempt.body) <= quarantine.max_bytes
+    )
     if quarantine is not None and not keep_whole:
-        reason += " (too large for the quarantine: only its start was kept)"
+        why = "too large for the quarantine" if quarantine.max_items else "the quarantine is off"
+        reason += f" ({why}: only its start was kept)"
     body = attempt.body if keep_whole else attempt.body[:REFUSED_BODY_CAP]
     delivery_id = connection.execute(
         insert(Delivery).values(
@@ -145,7 +164,13 @@ def _enforce_quarantine_limits(connection: Connection, limits: QuarantineLimits)
     kept_items = kept_bytes = 0
     drop: list[int] = []
     for row in rows:
-        if kept_items + 1 > limits.max_items or kept_bytes + row.body_size > limits.max_bytes:
+        # Once one does not fit, every older one goes too, even a small one that would still
+        # fit: otherwise a newer delivery could be dropped while an older one stays.
+        if (
+            drop
+            or kept_items + 1 > limits.max_items
+            or kept_bytes + row.body_size > limits.max_bytes
+        ):
             drop.append(row.id)
         else:
             kept_items += 1
@@ -199,9 +224,7 @@ def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
 
 def discard_from_quarantine(connection: Connection, delivery_id: int) -> None:
     result = connection.execute(
-        delete(Delivery).where(
-            Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED
-        )
+        delete(Delivery).where(Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED)
     )
     if result.rowcount == 0:
         raise NotInQuarantine(f"delivery {delivery_id} is not in the quarantine")

@@ -8,15 +8,18 @@ are kept). Every store function is idempotent, so replays and reprocessing add n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models import Chatbot, ChatWindow, Conversation, Lead, Message
+from app.notify.outbox import enqueue_lead
 
 LEAD_FIELDS = {
     "SerialNumber": "serial_number",
@@ -33,6 +36,10 @@ LEAD_FIELDS = {
 WINDOW_FIELDS = ("SerialNumber", "Name", "StartTime", "EndTime", "Conversations")
 CONVERSATION_FIELDS = ("SessionID", "CreateTime", "URI", "Messages")
 MESSAGE_FIELDS = ("Type", "Content")
+
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs, so any is lone
 
 
 class IngestError(ValueError):
@@ -69,9 +76,9 @@ def parse_time(raw: str) -> datetime | None:
     """Vendor times are ISO 8601 in UTC; an unparseable one is kept raw, shown as sent."""
     try:
         parsed = datetime.fromisoformat(raw)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset pushing it past year 1..9999
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _type_name(value: object) -> str:
@@ -92,7 +99,10 @@ def text_field(document: Mapping[str, Any], key: str, *, required: bool = False)
         raise IngestError(f"{key}: expected a string, got {_type_name(value)}")
     if required and not value:
         raise IngestError(f"{key}: empty")
-    return value
+    # JSON may escape a lone surrogate (JSON.stringify does, for an emoji cut in half); the
+    # database cannot encode one, and failing would refuse the whole delivery. The raw body
+    # keeps the original; the record shows U+FFFD.
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def int_field(document: Mapping[str, Any], key: str) -> int:
@@ -101,8 +111,13 @@ def int_field(document: Mapping[str, Any], key: str) -> int:
         raise IngestError(f"{key}: missing")
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str) and value.isascii() and value.isdigit():
-            return int(value)  # a number sent as a string is unambiguous; accept it
-        raise IngestError(f"{key}: expected an integer, got {_type_name(value)}")
+            value = int(value)  # a number sent as a string is unambiguous; accept it
+        else:
+            raise IngestError(f"{key}: expected an integer, got {_type_name(value)}")
+    # Checked here, not left to the BIGINT column: the driver's OverflowError would fail the
+    # whole storing transaction (a 503, retried forever) instead of flagging this record.
+    if not _BIGINT_MIN <= value <= _BIGINT_MAX:
+        raise IngestError(f"{key}: {value} is out of range for a 64-bit integer")
     return value
 
 
@@ -114,6 +129,41 @@ def extras(document: Mapping[str, Any], known: Any) -> dict[str, Any] | None:
 def insert_ignoring_conflicts(connection: Connection, table: Any) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+# The hot path's statements are built once per dialect and executed with parameters: building
+# a statement with .values(...) each time costs more than SQLite takes to run it.
+
+
+@cache
+def _lead_insert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(Lead).on_conflict_do_nothing().returning(Lead.id)
+
+
+@cache
+def _lead_lookup() -> Any:
+    return select(Lead.id).where(
+        Lead.serial_number == bindparam("serial_number"),
+        Lead.type == bindparam("type"),
+        Lead.session_id == bindparam("session_id"),
+        Lead.create_time_raw == bindparam("create_time_raw"),
+    )
+
+
+@cache
+def _chatbot_upsert(dialect: str) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(Chatbot)
+    named = statement.excluded.name
+    return statement.on_conflict_do_update(
+        index_elements=["serial_number"],
+        set_={
+            "last_seen_at": statement.excluded.last_seen_at,
+            # A lead does not name its chatbot: keep the name a chat log gave.
+            "name": case((named != "", named), else_=Chatbot.name),
+        },
+    )
 
 
 # ---- leads and appointments -------------------------------------------------------------
@@ -146,36 +196,21 @@ def store_lead(
 ) -> LeadOutcome:
     """Insert unless (SerialNumber, Type, SessionID, CreateTime) is already stored."""
     touch_chatbot(connection, values["serial_number"], None, now)
-    statement = (
-        insert_ignoring_conflicts(connection, Lead)
-        .values(**values, received_at=now, delivery_id=delivery_id, status="new")
-        .on_conflict_do_nothing()
-        .returning(Lead.id)
-    )
-    new_id = connection.execute(statement).scalar()
+    row = {**values, "received_at": now, "delivery_id": delivery_id, "status": "new"}
+    new_id = connection.execute(_lead_insert(connection.dialect.name), row).scalar()
     if new_id is not None:
+        # Same transaction as the lead: a crash cannot store it without its notifications.
+        enqueue_lead(connection, new_id, values["type"], now)
         return LeadOutcome(new_id, created=True)
-    existing = connection.execute(
-        select(Lead.id).where(
-            Lead.serial_number == values["serial_number"],
-            Lead.type == values["type"],
-            Lead.session_id == values["session_id"],
-            Lead.create_time_raw == values["create_time_raw"],
-        )
-    ).scalar_one()
+    existing = connection.execute(_lead_lookup(), values).scalar_one()
     return LeadOutcome(existing, created=False)
 
 
 def touch_chatbot(connection: Connection, serial: str, name: str | None, now: datetime) -> None:
     """Remember a chatbot; a chat log names it, a lead only gives its serial number."""
-    statement = insert_ignoring_conflicts(connection, Chatbot).values(
-        serial_number=serial, name=name or "", first_seen_at=now, last_seen_at=now
-    )
-    changes: dict[str, Any] = {"last_seen_at": now}
-    if name:
-        changes["name"] = name
     connection.execute(
-        statement.on_conflict_do_update(index_elements=["serial_number"], set_=changes)
+        _chatbot_upsert(connection.dialect.name),
+        {"serial_number": serial, "name": name or "", "first_seen_at": now, "last_seen_at": now},
     )
 
 
@@ -201,6 +236,18 @@ class WindowHeader:
         )
 
 
+def parse_window(document: object) -> WindowHeader:
+    """A chat-log window's own fields, checked; its conversations are parsed one by one."""
+    if not isinstance(document, dict):
+        raise IngestError("expected an object")
+    header = WindowHeader.parse(document)
+    conversations = document.get("Conversations")
+    # Absent or null is a window without chats; "or []" would also let {} and "" pass.
+    if conversations is not None and not isinstance(conversations, list):
+        raise IngestError("Conversations: expected an array")
+    return header
+
+
 @dataclass
 class ParsedConversation:
     values: dict[str, Any]
@@ -220,8 +267,10 @@ def parse_conversation(document: object) -> ParsedConversation:
             "extra": extras(document, CONVERSATION_FIELDS),
         }
     )
-    messages = document.get("Messages") or []
-    if not isinstance(messages, list):
+    messages = document.get("Messages")
+    if messages is None:
+        messages = []  # absent or null: a conversation without messages
+    elif not isinstance(messages, list):  # "or []" would let {} and "" pass as empty
         raise IngestError(f"Messages: expected an array, got {_type_name(messages)}")
     for position, message in enumerate(messages):
         if not isinstance(message, dict):
@@ -262,6 +311,23 @@ def open_window(
         "complete": False,
     }
     return connection.execute(insert(ChatWindow).values(**values)).inserted_primary_key[0]
+
+
+def update_window_header(
+    connection: Connection, window_id: int, header: WindowHeader, *, now: datetime
+) -> None:
+    """Fields of a streamed window that came after its conversations (its Name, extras)."""
+    touch_chatbot(connection, header.serial_number, header.name, now)
+    connection.execute(
+        update(ChatWindow)
+        .where(ChatWindow.id == window_id)
+        .values(name=header.name, extra=header.extra)
+    )
+
+
+def drop_window(connection: Connection, window_id: int) -> None:
+    """Conversations and messages go with it (ON DELETE CASCADE), and out of the FTS index."""
+    connection.execute(delete(ChatWindow).where(ChatWindow.id == window_id))
 
 
 def add_conversations(

@@ -55,6 +55,10 @@ LEAD_STATUSES = ("new", "contacted", "done", "archived")
 class Delivery(SQLModel, table=True):
     """One POST to /webhook, whatever became of it."""
 
+    # Both columns of the duplicate check: with body_sha256 alone, SQLite may prefer the
+    # outcome index and scan every accepted delivery on each request.
+    __table_args__ = (Index("ix_delivery_sha256_outcome", "body_sha256", "outcome"),)
+
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(sa_type=UTCDateTime, index=True)
     client_ip: str
@@ -69,7 +73,7 @@ class Delivery(SQLModel, table=True):
     content_type: str | None = None
     body: bytes | None = Field(default=None, sa_type=LargeBinary)
     body_size: int = 0
-    body_sha256: str = Field(index=True)
+    body_sha256: str
     body_truncated: bool = False
     duplicate_of: int | None = None
     process_status: str | None = Field(default=None, index=True)

@@ -8,6 +8,8 @@ every store step is idempotent (windows replace themselves, leads are deduplicat
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import io
 import logging
 import threading
@@ -17,10 +19,10 @@ from datetime import datetime
 from typing import Any
 
 import ijson
-from ijson.common import ObjectBuilder
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from app import ingest
+from app.chatlog_stream import NotAChatLog, stream_chatlog
 from app.db import Database
 from app.ingest import IngestError, ParsedConversation, WindowHeader
 from app.models import Delivery, Outcome, ProcessStatus, utcnow
@@ -83,16 +85,12 @@ def _apply_chatlog(
         return
     for index, window in enumerate(collection):
         try:
-            if not isinstance(window, dict):
-                raise IngestError("expected an object")
-            header = WindowHeader.parse(window)
-            conversations = window.get("Conversations") or []
-            if not isinstance(conversations, list):
-                raise IngestError("Conversations: expected an array")
+            header = ingest.parse_window(window)
         except IngestError as exc:
             result.fail(f"Collection[{index}]: {exc}")
             continue
         window_id = ingest.open_window(connection, header, delivery_id=delivery_id, now=now)
+        conversations = window.get("Conversations") or []  # checked: a list, absent or null
         parsed = list(_parse_conversations(conversations, index, result))
         result.records += ingest.add_conversations(
             connection, window_id, header.serial_number, parsed
@@ -128,69 +126,34 @@ def process_inline(
     return result
 
 
+_FINISH = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("delivery_id"))
+    .values(
+        kind=bindparam("kind"),
+        process_status=bindparam("process_status"),
+        process_error=bindparam("process_error"),
+        processed_at=bindparam("processed_at"),
+        record_count=bindparam("record_count"),
+    )
+)
+
+
 def finish(connection: Connection, delivery_id: int, result: Result, *, now: datetime) -> None:
     connection.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            kind=result.kind,
-            process_status=result.status,
-            process_error="\n".join(result.errors) or None,
-            processed_at=now,
-            record_count=result.records,
-        )
+        _FINISH,
+        {
+            "delivery_id": delivery_id,
+            "kind": result.kind,
+            "process_status": result.status,
+            "process_error": "\n".join(result.errors) or None,
+            "processed_at": now,
+            "record_count": result.records,
+        },
     )
 
 
 # ---- large bodies, streamed -------------------------------------------------------------
-
-WINDOW = "Collection.item"
-CONVERSATION = "Collection.item.Conversations.item"
-REQUIRED_WINDOW_KEYS = {"SerialNumber", "StartTime", "EndTime"}
-
-
-def stream_chatlog(stream: io.BufferedIOBase) -> Iterator[tuple[str, Any]]:
-    """Yield ("window", header dict), ("conversation", dict), ("end", None) per window.
-
-    Only one conversation is ever held in memory, so a 100 MB push parses in bounded memory.
-    Window fields are yielded as soon as they are known; conversations seen before them are
-    held back until then (the vendor sends them first, so in practice nothing waits).
-    """
-    header: dict[str, Any] = {}
-    builder: ObjectBuilder | None = None
-    building_key: str | None = None
-    depth = 0
-    for prefix, event, value in ijson.parse(stream, use_float=True):
-        if builder is not None:
-            builder.event(event, value)
-            depth += event in ("start_map", "start_array")
-            depth -= event in ("end_map", "end_array")
-            if depth == 0:
-                if building_key is None:
-                    yield "conversation", builder.value
-                else:
-                    header[building_key] = builder.value
-                builder = None
-            continue
-        if prefix == CONVERSATION and event == "start_map":
-            builder, building_key, depth = ObjectBuilder(), None, 1
-            builder.event(event, value)
-        elif prefix == WINDOW and event == "start_map":
-            header = {}
-        elif prefix == WINDOW and event == "end_map":
-            yield "window", header
-            yield "end", None
-        elif prefix.startswith(WINDOW + ".") and prefix.count(".") == 2 and event != "map_key":
-            key = prefix.rsplit(".", 1)[1]
-            if key == "Conversations":
-                if event == "start_array" and header.keys() >= REQUIRED_WINDOW_KEYS:
-                    yield "window", header
-                continue
-            if event in ("start_map", "start_array"):
-                builder, building_key, depth = ObjectBuilder(), key, 1
-                builder.event(event, value)
-            else:
-                header[key] = value
 
 
 class Processor:
@@ -251,9 +214,12 @@ def process_stored(
     with db.read() as connection:
         body = connection.execute(select(Delivery.body).where(Delivery.id == delivery_id)).scalar()
     body = body or b""
+    result: Result | None = None
     if b'"Collection"' in body[:4096]:
-        result = _process_streaming(db, delivery_id, body, stop)
-    else:
+        # A body that only mentions "Collection" (a lead's Content, say) is parsed whole below.
+        with contextlib.suppress(NotAChatLog):
+            result = _process_streaming(db, delivery_id, body, stop)
+    if result is None:
         try:
             document = ingest.parse_json(body)
         except IngestError as exc:
@@ -283,75 +249,100 @@ def _process_streaming(
     result = Result(kind="chatlog")
     window: _WindowWriter | None = None
     window_index = -1
+    stream = io.BytesIO(body)
+    if body.startswith(codecs.BOM_UTF8):
+        stream.seek(len(codecs.BOM_UTF8))  # parse_json skips one too; ijson would choke on it
     try:
-        for event, value in stream_chatlog(io.BytesIO(body)):
+        for event, value in stream_chatlog(stream):
             if stop is not None and stop.is_set():
                 return result
-            if window is None and event in ("window", "conversation"):
+            if event == "error":
+                result.fail(value)
+                continue
+            if window is None:
                 window_index += 1
                 window = _WindowWriter(db, delivery_id, window_index, result)
-            if event == "window" and window is not None and window.unopened:
-                window.open(value)
-            elif event == "conversation" and window is not None:
+            if event == "window":
+                window.set_header(value)
+            elif event == "conversation":
                 window.add(value)
-            elif event == "end" and window is not None:
+            elif event == "end":
                 window.close()
                 window = None
     except ijson.JSONError as exc:
         result.fail(f"invalid JSON: {exc}")
-    except IngestError as exc:
-        result.fail(str(exc))
     return result
 
 
 class _WindowWriter:
-    """Writes one streamed window in chunks, each its own short writer transaction."""
+    """Writes one streamed window in chunks, each its own short writer transaction.
+
+    Produces the same rows and messages as ``apply_document`` would for the window, whatever
+    the order of its fields.
+    """
 
     def __init__(self, db: Database, delivery_id: int, index: int, result: Result) -> None:
         self.db, self.delivery_id, self.index, self.result = db, delivery_id, index, result
         self.window_id: int | None = None
-        self.serial = ""
+        self.header: WindowHeader | None = None
+        self.waiting: list[Any] = []  # conversations that came before the window's fields
+        self.position = 0
         self.pending: list[ParsedConversation] = []
         self.pending_messages = 0
+        self.written = 0  # messages of this window already committed
         self.failed = False
 
-    @property
-    def unopened(self) -> bool:
-        return self.window_id is None and not self.failed
-
-    def open(self, header_document: dict[str, Any]) -> None:
-        try:
-            header = WindowHeader.parse(header_document)
-        except IngestError as exc:
-            self.result.fail(f"Collection[{self.index}]: {exc}")
-            self.failed = True
+    def set_header(self, document: Any) -> None:
+        """Open the window, or, when fields came after its conversations, bring it up to date."""
+        if self.failed:
             return
-        self.serial = header.serial_number
-        self.window_id = self.db.writer.run_sync(
-            lambda c: ingest.open_window(c, header, delivery_id=self.delivery_id, now=utcnow())
-        )
+        try:
+            header = ingest.parse_window(document)
+        except IngestError as exc:
+            self._fail(f"Collection[{self.index}]: {exc}")
+            return
+        if self.window_id is None:
+            self.window_id = self.db.writer.run_sync(
+                lambda c: ingest.open_window(c, header, delivery_id=self.delivery_id, now=utcnow())
+            )
+            self.header = header
+            waiting, self.waiting = self.waiting, []
+            for conversation in waiting:
+                self.add(conversation)
+        elif header != self.header:
+            window_id = self.window_id
+            self.db.writer.run_sync(
+                lambda c: ingest.update_window_header(c, window_id, header, now=utcnow())
+            )
+            self.header = header
 
     def add(self, document: Any) -> None:
         if self.failed:
             return
+        if self.window_id is None:
+            self.waiting.append(document)
+            return
+        position, self.position = self.position, self.position + 1
         try:
             conversation = ingest.parse_conversation(document)
         except IngestError as exc:
-            self.result.fail(f"Collection[{self.index}]: {exc}")
+            self.result.fail(f"Collection[{self.index}].Conversations[{position}]: {exc}")
             return
         self.pending.append(conversation)
         self.pending_messages += len(conversation.messages)
-        if self.window_id is not None and self.pending_messages >= CHUNK_MESSAGES:
+        if self.pending_messages >= CHUNK_MESSAGES:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending or self.window_id is None:
+        if not self.pending or self.window_id is None or self.header is None:
             return
-        window_id, serial, chunk = self.window_id, self.serial, self.pending
+        window_id, serial, chunk = self.window_id, self.header.serial_number, self.pending
         self.pending, self.pending_messages = [], 0
-        self.result.records += self.db.writer.run_sync(
+        written = self.db.writer.run_sync(
             lambda c: ingest.add_conversations(c, window_id, serial, chunk)
         )
+        self.written += written
+        self.result.records += written
 
     def close(self) -> None:
         if self.failed or self.window_id is None:
@@ -359,3 +350,13 @@ class _WindowWriter:
         self.flush()
         window_id = self.window_id
         self.db.writer.run_sync(lambda c: ingest.close_window(c, window_id))
+
+    def _fail(self, message: str) -> None:
+        """A bad window stores nothing, as inline: undo what was written before we knew."""
+        self.result.fail(message)
+        self.failed = True
+        self.waiting, self.pending = [], []
+        self.result.records -= self.written
+        if self.window_id is not None:
+            window_id, self.window_id = self.window_id, None
+            self.db.writer.run_sync(lambda c: ingest.drop_window(c, window_id))

@@ -17,7 +17,10 @@ from starlette.routing import Route
 from app import __version__
 from app.config import Settings
 from app.db import Database
+from app.notify.service import NotifyService
+from app.notify.worker import NotifyWorker
 from app.processing import Processor
+from app.web import WebUI
 from app.webhook import Webhook
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,9 @@ def create_app(settings: Settings) -> Starlette:
     db = Database(settings)
     processor = Processor(db)
     webhook = Webhook(settings, db, on_pending=processor.wake)
+    notify = NotifyService(settings, db)  # the API behind Settings -> Notifications
+    notify_worker = notify.worker = NotifyWorker(notify)
+    web = WebUI(settings, db, processor)
 
     async def healthz(request: Request) -> JSONResponse:
         def ping() -> None:
@@ -43,10 +49,13 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(db.open)
         processor.start()
+        await run_in_threadpool(notify_worker.start)
+        await web.start()
         announce(settings)
         try:
             yield
         finally:
+            await run_in_threadpool(notify_worker.stop)  # in-flight sends get recorded
             processor.stop()
             await run_in_threadpool(db.close)
 
@@ -55,11 +64,17 @@ def create_app(settings: Settings) -> Starlette:
             Route("/webhook", webhook.post, methods=["POST"]),
             Route("/webhook", webhook.get, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *web.routes,
         ],
+        middleware=web.middleware,
+        exception_handlers=web.exception_handlers,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.notify = notify
+    app.state.processor = processor
+    app.state.web = web.web
     return app
 
 

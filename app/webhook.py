@@ -211,4 +211,3 @@ class Webhook:
 
 def _verification(match: Match) -> Verification:
     return Verification(match.form, match.key_number, match.key_fingerprint)
-

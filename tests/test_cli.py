@@ -14,7 +14,7 @@ from vendor import HelloClientFake
 
 def run_cli(app: AppProcess, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
-    environment.update(DATA_DIR=str(app.data_dir), PORT=str(app.port), **env)
+    environment.update({"DATA_DIR": str(app.data_dir), "PORT": str(app.port), **env})
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         env=environment,

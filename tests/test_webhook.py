@@ -11,50 +11,14 @@ from collections.abc import Callable
 import httpx
 import pytest
 from conftest import SIGNING_KEY, AppProcess
+from spec_examples import SPEC_APPOINTMENT, SPEC_CHATLOG, SPEC_LEAD
 from vendor import HelloClientFake
 
 SUCCESS = b'{"status":"success"}'
 
-DOC_LEAD = {
-    "SerialNumber": "59001dd73709417321c58b11693183a2",
-    "Type": "Lead",
-    "FirstName": "David",
-    "LastName": "Garcia",
-    "Email": "test@qq.com",
-    "PhoneNumber": "",
-    "CreateTime": "2023-11-23T18:36:21.512302Z",
-    "Content": "test",
-    "SessionID": 31305,
-    "URI": "www.helloclient.com",
-}
-DOC_APPOINTMENT = {
-    **DOC_LEAD,
-    "Type": "Appointment",
-    "Content": "Tomorrow 10:00",
-    "SessionID": 31306,
-}
-DOC_CHATLOG = {
-    "Collection": [
-        {
-            "SerialNumber": "59001dd73709417321c58b11693183a2",
-            "Name": "test...",
-            "StartTime": "2023-11-21T00:00:00Z",
-            "EndTime": "2023-11-22T00:00:00Z",
-            "Conversations": [
-                {
-                    "SessionID": 31302,
-                    "CreateTime": "2023-11-21T16:22:42.264484Z",
-                    "URI": "www.helloclient.com",
-                    "Messages": [
-                        {"Type": "AI", "Content": "Hi What can I help you with?"},
-                        {"Type": "User", "Content": "make an appointment"},
-                        {"Type": "AI", "Content": "Please select the date and time..."},
-                    ],
-                }
-            ],
-        }
-    ]
-}
+DOC_LEAD = SPEC_LEAD
+DOC_APPOINTMENT = SPEC_APPOINTMENT
+DOC_CHATLOG = SPEC_CHATLOG
 
 
 def lead(**fields: object) -> dict[str, object]:

@@ -54,7 +54,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_delivery_body_sha256"), ["body_sha256"], unique=False)
+        batch_op.create_index(
+            "ix_delivery_sha256_outcome", ["body_sha256", "outcome"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_delivery_outcome"), ["outcome"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_delivery_process_status"), ["process_status"], unique=False
@@ -246,7 +248,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_delivery_received_at"))
         batch_op.drop_index(batch_op.f("ix_delivery_process_status"))
         batch_op.drop_index(batch_op.f("ix_delivery_outcome"))
-        batch_op.drop_index(batch_op.f("ix_delivery_body_sha256"))
+        batch_op.drop_index("ix_delivery_sha256_outcome")
 
     op.drop_table("delivery")
     op.drop_table("chatbot")

@@ -1,0 +1,273 @@
+"""The thread that empties the outbox, in the server process, off the webhook's request path.
+
+It wakes after the commit that holds new rows (see ``_wake_after_commit``), when a send
+finishes, on each target's retry time and every NOTIFY_POLL_SECONDS (chat-log pushes, expiry,
+APPRISE_CONFIG changes). Each target's rows go out in order from one small pool, one target at
+a time per thread, so a slow or hanging service never delays the others. All state changes
+are writer jobs.
+
+Storms: each target receives at most NOTIFY_RATE_LIMIT notifications in any
+NOTIFY_RATE_WINDOW_SECONDS. When more lead rows are due for a target than its remaining allowance,
+they are folded into one summary notification and all marked ``summarised``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from app.models import utcnow
+from app.notify import outbox
+from app.notify.models import RowStatus
+from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
+from app.notify.send import send
+from app.notify.targets import Target
+
+if TYPE_CHECKING:
+    from app.notify.service import NotifyService
+
+log = logging.getLogger(__name__)
+
+SEND_THREADS = 4
+ERROR_PAUSE_SECONDS = 5.0
+
+
+class SlidingWindow:
+    """At most ``rate`` sends per target in any ``seconds`` window (in memory: a restart resets
+    it, which at worst allows one extra burst)."""
+
+    def __init__(self, rate: int, seconds: float) -> None:
+        self.rate, self.seconds = rate, seconds
+        self._sent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        sent = self._sent.setdefault(key, deque())
+        while sent and sent[0] <= now - self.seconds:
+            sent.popleft()
+        return sent
+
+    def available(self, key: str) -> int:
+        with self._lock:
+            return self.rate - len(self._recent(key, time.monotonic()))
+
+    def take(self, key: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            sent = self._recent(key, now)
+            if len(sent) >= self.rate:
+                return False
+            sent.append(now)
+            return True
+
+    def seconds_until_free(self, key: str) -> float:
+        with self._lock:
+            now = time.monotonic()
+            sent = self._recent(key, now)
+            return 0.0 if len(sent) < self.rate else sent[0] + self.seconds - now
+
+
+def _noop(_connection: Connection) -> None:
+    return None
+
+
+class NotifyWorker:
+    def __init__(self, service: NotifyService) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.db = service.db
+        self.limiter = SlidingWindow(
+            self.settings.notify_rate_limit, self.settings.notify_rate_window_seconds
+        )
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake_scheduled = False
+        self._last_poll = float("-inf")
+
+    @property
+    def max_age(self) -> timedelta:
+        return timedelta(hours=self.settings.notify_retry_max_hours)
+
+    def start(self) -> None:
+        self.service.sync_config()
+        outbox.register_waker(self.db.engine, self._wake_after_commit)
+        self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="notify-send")
+        self._thread = threading.Thread(target=self._loop, name="notify", daemon=True)
+        self._thread.start()
+        self.wake()
+
+    def stop(self) -> None:
+        """Stop taking rows; sends already under way finish and are recorded."""
+        outbox.unregister_waker(self.db.engine)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _wake_after_commit(self) -> None:
+        """Called by ``outbox.enqueue_lead`` in the writer thread, before the commit.
+
+        Waking now would race the commit; instead queue an empty job: the writer runs it in its
+        next batch, which starts only after this batch committed, so its completion is our
+        "rows are visible" signal. One such job at a time is enough for any number of rows.
+        """
+        if self._wake_scheduled:
+            return
+        self._wake_scheduled = True
+        self.db.writer.submit(_noop).add_done_callback(self._committed)
+
+    def _committed(self, _future: Any) -> None:
+        self._wake_scheduled = False
+        self.wake()
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                timeout = self._pass()
+            except Exception:
+                log.exception("notification pass failed; trying again shortly")
+                timeout = ERROR_PAUSE_SECONDS
+            self._wake.wait(timeout=max(timeout, 0.01))
+            self._wake.clear()
+
+    def _pass(self) -> float:
+        settings, writer = self.settings, self.db.writer
+        now = utcnow()
+        if time.monotonic() - self._last_poll >= settings.notify_poll_seconds:
+            self._last_poll = time.monotonic()
+            if self.service.registry.reload_config_if_changed():
+                self.service.sync_config()
+            max_age, hours = self.max_age, settings.notify_retry_max_hours
+            writer.run_sync(lambda c: outbox.enqueue_chatlogs(c, now, max_age))
+            given_up = writer.run_sync(lambda c: outbox.expire(c, now, max_age, hours))
+            if given_up:
+                log.warning("notifications: gave up on %d row(s) after %g h", given_up, hours)
+        waits = [self._last_poll + settings.notify_poll_seconds - time.monotonic()]
+        usable = {key: t for key, t in self.service.current_targets().items() if t.usable}
+        # Targets busy before the read below may finish meanwhile; their rows as read would be
+        # stale (already sent), so they wait for the next pass, which their finishing triggers.
+        with self._lock:
+            busy = set(self._inflight)
+        with self.db.read() as connection:
+            due = outbox.due_rows(connection, now, usable)
+            renderer = self.service.renderer(connection)
+        for key, rows in due.items():
+            with self._lock:
+                if key in busy or key in self._inflight:
+                    continue  # its current batch wakes us when it ends
+                budget = self.limiter.available(key)
+                if budget <= 0:
+                    waits.append(self.limiter.seconds_until_free(key))
+                    continue
+                self._inflight.add(key)
+            assert self._pool is not None
+            self._pool.submit(self._deliver, usable[key], rows, budget, renderer)
+        with self.db.read() as connection:
+            upcoming = outbox.next_due(connection, usable, after=now)
+        if upcoming is not None:
+            waits.append((upcoming - utcnow()).total_seconds())
+        return min(waits)
+
+    # ---- one target's due rows ----------------------------------------------------------
+
+    def _plan(
+        self, rows: list[Any], budget: int
+    ) -> list[tuple[str, dict[str, Any] | None, list[int], str, int | None]]:
+        """(kind, context, row ids, status on success, chat-log delivery id) per send."""
+        settings = self.settings
+        leads = [row for row in rows if row["row_kind"] != "chatlog"]
+        plan: list[tuple[str, dict[str, Any] | None, list[int], str, int | None]] = []
+        if len(leads) > budget:
+            items = [lead_context(row, row["chatbot_name"] or "", settings) for row in leads]
+            context = summary_context(items, settings)
+            ids = [row["row_id"] for row in leads]
+            plan.append(("summary", context, ids, RowStatus.SUMMARISED, None))
+        else:
+            for row in leads:
+                context = lead_context(row, row["chatbot_name"] or "", settings)
+                plan.append((context["kind"], context, [row["row_id"]], RowStatus.SENT, None))
+        for row in rows:
+            if row["row_kind"] == "chatlog":
+                plan.append(
+                    ("chatlog", None, [row["row_id"]], RowStatus.SENT, row["row_delivery_id"])
+                )
+        return plan
+
+    def _deliver(self, target: Target, rows: list[Any], budget: int, renderer: Renderer) -> None:
+        try:
+            for kind, context, ids, status, delivery_id in self._plan(rows, budget):
+                if self._stop.is_set() or not self.limiter.take(target.key):
+                    break
+                if context is None and delivery_id is not None:
+                    with self.db.read() as connection:
+                        windows = outbox.chat_windows(connection, delivery_id)
+                    context = chatlog_context(windows, self.settings)
+                assert context is not None
+                if not self._send_one(target, renderer, kind, context, ids, status):
+                    break
+        except Exception:
+            log.exception("notifications to %s failed unexpectedly", target.url_masked)
+            self._stop.wait(ERROR_PAUSE_SECONDS)
+        finally:
+            with self._lock:
+                self._inflight.discard(target.key)
+            self.wake()
+
+    def _send_one(
+        self,
+        target: Target,
+        renderer: Renderer,
+        kind: str,
+        context: dict[str, Any],
+        ids: list[int],
+        status: str,
+    ) -> bool:
+        settings, key = self.settings, target.key
+        result = send(target, renderer.render(kind, context, target.plugin))
+        now = utcnow()
+        if result.ok:
+            self.db.writer.run_sync(lambda c: outbox.record_success(c, key, ids, status, now))
+            if kind == "summary":
+                log.info(
+                    "notifications: one summary of %d records to %s", len(ids), target.url_masked
+                )
+            return True
+        error = result.error or "failed"
+        retry_at = self.db.writer.run_sync(
+            lambda c: outbox.record_failure(
+                c,
+                key,
+                ids,
+                error,
+                now,
+                first=settings.notify_retry_first_seconds,
+                cap=settings.notify_retry_cap_seconds,
+            )
+        )
+        log.warning(
+            "notification to %s failed (%s); next try %s",
+            target.url_masked,
+            error,
+            retry_at.isoformat(timespec="seconds"),
+        )
+        return False

@@ -1,0 +1,121 @@
+"""The inbox (leads and appointments) and one lead: status workflow and notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, insert, select, update
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.models import LEAD_STATUSES, Lead, Note, utcnow
+from app.web import leads, search
+from app.web.context import flash, redirect, safe_next, web
+from app.web.leads import FilterError, LeadFilter
+
+MAX_NOTE_CHARS = 10_000
+STATUS_LABELS = {"new": "New", "contacted": "Contacted", "done": "Done", "archived": "Archived"}
+# The next step of the workflow, offered as the main button on a lead.
+NEXT_STEP = {"new": "contacted", "contacted": "done"}
+
+
+def inbox(request: Request) -> Response:
+    app = web(request)
+    try:
+        where = LeadFilter.parse(request.query_params)
+    except FilterError as exc:
+        context = {"title": "That filter does not work", "message": str(exc)}
+        return app.render(request, "error.html", context, status=400)
+    with app.db.read() as connection:
+        page = leads.page(connection, where, app.settings.tz)
+        chatbots = leads.chatbots(connection)
+    context = {
+        "where": where,
+        "rows": page.rows,
+        "next_args": where.query_args(cursor=page.next_cursor) if page.next_cursor else None,
+        "first_args": where.query_args(cursor=None) if where.cursor else None,
+        "export_args": where.query_args(cursor=None),
+        "chatbots": chatbots,
+        "types": leads.TYPES,
+        "statuses": leads.STATUS_CHOICES,
+        "labels": STATUS_LABELS,
+        "marks": search.highlight_terms(where.q),
+    }
+    return app.render(request, "inbox.html", context)
+
+
+def lead_page(request: Request) -> Response:
+    app = web(request)
+    lead_id = int(request.path_params["lead_id"])
+    with app.db.read() as connection:
+        found = leads.detail(connection, lead_id)
+    if found is None:
+        raise HTTPException(404, "No such lead.")
+    context = {
+        "item": found,
+        "lead": found.lead,
+        "labels": STATUS_LABELS,
+        "statuses": LEAD_STATUSES,
+        "next_step": NEXT_STEP.get(found.lead.status),
+        "push_local": _push_time_local(app.settings.tz),
+    }
+    return app.render(request, "lead.html", context)
+
+
+def _push_time_local(tz: ZoneInfo) -> str:
+    """02:00 UTC, the daily chat-log push, told in the reader's own time zone."""
+    push = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    return push.astimezone(tz).strftime("%H:%M %Z")
+
+
+async def set_status(request: Request) -> Response:
+    app = web(request)
+    lead_id = int(request.path_params["lead_id"])
+    form = await request.form()
+    status = str(form.get("status", ""))
+    if status not in LEAD_STATUSES:
+        raise HTTPException(400, f"status must be one of {', '.join(LEAD_STATUSES)}")
+
+    def change(connection: Connection) -> int:
+        result = connection.execute(update(Lead).where(Lead.id == lead_id).values(status=status))
+        return result.rowcount
+
+    if not await app.db.writer.run(change):
+        raise HTTPException(404, "No such lead.")
+    flash(request, f"Marked {STATUS_LABELS[status].lower()}.")
+    return redirect(safe_next(str(form.get("next", "")), f"/leads/{lead_id}"))
+
+
+async def add_note(request: Request) -> Response:
+    app = web(request)
+    lead_id = int(request.path_params["lead_id"])
+    form = await request.form()
+    body = str(form.get("body", "")).strip()
+    if not body:
+        flash(request, "An empty note was not saved.", "error")
+        return redirect(f"/leads/{lead_id}#notes")
+    if len(body) > MAX_NOTE_CHARS:
+        raise HTTPException(400, f"a note holds at most {MAX_NOTE_CHARS} characters")
+
+    def save(connection: Connection) -> bool:
+        exists = connection.execute(select(Lead.id).where(Lead.id == lead_id)).first()
+        if exists is None:
+            return False
+        connection.execute(insert(Note).values(lead_id=lead_id, created_at=utcnow(), body=body))
+        return True
+
+    if not await app.db.writer.run(save):
+        raise HTTPException(404, "No such lead.")
+    flash(request, "Note added.")
+    return redirect(f"/leads/{lead_id}#notes")
+
+
+ROUTES = [
+    Route("/", inbox, methods=["GET"]),
+    Route("/leads/{lead_id:int}", lead_page, methods=["GET"]),
+    Route("/leads/{lead_id:int}/status", set_status, methods=["POST"]),
+    Route("/leads/{lead_id:int}/notes", add_note, methods=["POST"]),
+]

@@ -1,0 +1,212 @@
+"""Setup and status: the URL for Hello Client, key and allowlist state, the last delivery, a
+signed test lead through the real endpoint, the calendar link, and the admin account.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app import samples
+from app.config import Settings
+from app.jsonjs import js_stringify
+from app.models import Delivery, Lead, Outcome, ProcessStatus, utcnow
+from app.signature import HEADER, key_fingerprint, sign
+from app.web import store
+from app.web.auth import token_sha256
+from app.web.context import flash, redirect, web
+from app.web.security import is_https
+
+ALLOWLIST_REASON = "not in WEBHOOK_ALLOWED_IPS"
+STATS_DAYS = 7
+SUCCESS = b'{"status":"success"}'
+
+
+def base_url(request: Request, settings: Settings) -> tuple[str, bool]:
+    """BASE_URL, or this request's own origin (True when derived, so the page can say so)."""
+    if settings.base_url:
+        return settings.base_url, False
+    scheme = "https" if is_https(request, settings) else "http"
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{scheme}://{host}", True
+
+
+def _stats(connection: Connection) -> dict[str, Any]:
+    since = utcnow() - timedelta(days=STATS_DAYS)
+    last = connection.execute(
+        select(
+            Delivery.id,
+            Delivery.received_at,
+            Delivery.client_ip,
+            Delivery.outcome,
+            Delivery.status_code,
+            Delivery.reason,
+            Delivery.kind,
+            Delivery.process_status,
+        )
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    ).first()
+    recent = select(func.count()).where(Delivery.received_at >= since)
+    misses = recent.where(Delivery.reason.contains(ALLOWLIST_REASON))
+    last_miss = connection.execute(
+        select(Delivery.client_ip, Delivery.received_at)
+        .where(Delivery.reason.contains(ALLOWLIST_REASON))
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "last": last,
+        "last_accepted": connection.execute(
+            select(func.max(Delivery.received_at)).where(Delivery.outcome == Outcome.ACCEPTED)
+        ).scalar(),
+        "recent_total": connection.execute(recent).scalar(),
+        "allow_misses": connection.execute(misses).scalar(),
+        "last_miss": last_miss,
+        "pending": connection.execute(
+            select(func.count()).where(Delivery.process_status == ProcessStatus.PENDING)
+        ).scalar(),
+        "failed": connection.execute(
+            select(func.count()).where(Delivery.process_status == ProcessStatus.FAILED)
+        ).scalar(),
+        "quarantined": connection.execute(
+            select(func.count()).where(Delivery.outcome == Outcome.QUARANTINED)
+        ).scalar(),
+        "calendar_created": store.get(connection, store.CALENDAR_TOKEN_CREATED),
+    }
+
+
+def _page(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+    app = web(request)
+    settings = app.settings
+    base, derived = base_url(request, settings)
+    with app.db.read() as connection:
+        stats = _stats(connection)
+    stats["allow_hits"] = (stats["recent_total"] or 0) - (stats["allow_misses"] or 0)
+    context = {
+        "webhook_url": f"{base}/webhook",
+        "derived": derived,
+        "base": base,
+        "key_fingerprints": [key_fingerprint(k) for k in settings.signing_keys],
+        "allowed": [str(n) for n in settings.allowed_networks],
+        "proxies": [str(n) for n in settings.trusted_proxies],
+        "settings": settings,
+        "stats": stats,
+        "days": STATS_DAYS,
+        "api_on": settings.api_token is not None,
+        "calendar_on": app.credentials.calendar_token_sha256 is not None,
+        "password_from_env": app.credentials.from_environment,
+        "new_calendar_url": None,
+        "test_result": None,
+        **(extra or {}),
+    }
+    return app.render(request, "status.html", context, status=status)
+
+
+def status_page(request: Request) -> Response:
+    return _page(request)
+
+
+def _loopback_url(settings: Settings) -> str:
+    host = settings.host
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/webhook"
+
+
+def send_test_lead(settings: Settings) -> dict[str, Any]:
+    """Sign a sample lead exactly as Hello Client does and post it to our own /webhook."""
+    if not settings.signing_keys:
+        return {"ok": False, "status": None, "answer": "No WEBHOOK_SIGNING_KEY is configured."}
+    payload = samples.lead()
+    payload.update(
+        FirstName="Test",
+        LastName="Lead",
+        Content="A test lead sent from the Status page. Archive it when you have seen it.",
+    )
+    body = js_stringify(payload).encode("utf-8")
+    timestamp = str(int(time.time()))
+    signature = f"t={timestamp},v1={sign(settings.signing_keys[0], timestamp, body)}"
+    request = urllib.request.Request(
+        _loopback_url(settings),
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", HEADER: signature},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, answer = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, answer = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return {"ok": False, "status": None, "answer": f"could not connect: {exc}"}
+    return {
+        "ok": status == 200 and answer == SUCCESS,
+        "status": status,
+        "answer": answer.decode("utf-8", "replace")[:500],
+        "session_id": payload["SessionID"],
+    }
+
+
+async def test_lead(request: Request) -> Response:
+    app = web(request)
+    result = await run_in_threadpool(send_test_lead, app.settings)
+
+    def page_with_result() -> Response:
+        if result["ok"]:  # the lead was stored before "success" was answered
+            with app.db.read() as connection:
+                result["lead_id"] = connection.execute(
+                    select(Lead.id).where(Lead.session_id == result["session_id"])
+                ).scalar()
+        return _page(request, {"test_result": result})
+
+    return await run_in_threadpool(page_with_result)
+
+
+async def new_calendar_link(request: Request) -> Response:
+    """A new token (the old link stops working); shown once, stored only as a hash."""
+    app = web(request)
+    token = secrets.token_urlsafe(24)
+    digest = token_sha256(token)
+
+    def save(connection: Connection) -> None:
+        store.put(connection, store.CALENDAR_TOKEN_SHA256, digest)
+        store.put(connection, store.CALENDAR_TOKEN_CREATED, utcnow().isoformat())
+
+    await app.db.writer.run(save)
+    app.credentials.calendar_token_sha256 = digest
+    base, _ = base_url(request, app.settings)
+    url = f"{base}/calendar.ics?token={token}"
+    return await run_in_threadpool(_page, request, {"new_calendar_url": url})
+
+
+async def revoke_calendar_link(request: Request) -> Response:
+    app = web(request)
+    await app.db.writer.run(
+        lambda c: store.remove(c, store.CALENDAR_TOKEN_SHA256, store.CALENDAR_TOKEN_CREATED)
+    )
+    app.credentials.calendar_token_sha256 = None
+    flash(request, "Calendar link turned off: subscribed calendars stop updating.")
+    return redirect("/status#calendar")
+
+
+ROUTES = [
+    Route("/status", status_page, methods=["GET"]),
+    Route("/status/test-lead", test_lead, methods=["POST"]),
+    Route("/status/calendar", new_calendar_link, methods=["POST"]),
+    Route("/status/calendar/revoke", revoke_calendar_link, methods=["POST"]),
+]

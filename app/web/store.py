@@ -1,0 +1,58 @@
+"""The ``app_setting`` table (migration web_0001): small values the web UI keeps across restarts.
+
+Kept in the database rather than in DATA_DIR so that one backup (or one PostgreSQL server) holds
+everything, and a container whose DATA_DIR is not a volume still keeps its login.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Connection, Text, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel
+
+from app.models import UTCDateTime, utcnow
+
+SESSION_SECRET = "session_secret"
+ADMIN_PASSWORD_HASH = "admin_password_hash"
+CALENDAR_TOKEN_SHA256 = "calendar_token_sha256"
+CALENDAR_TOKEN_CREATED = "calendar_token_created"
+
+
+class AppSetting(SQLModel, table=True):
+    __tablename__ = "app_setting"
+
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_type=Text)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def get(connection: Connection, key: str) -> str | None:
+    return connection.execute(select(AppSetting.value).where(AppSetting.key == key)).scalar()
+
+
+def put(connection: Connection, key: str, value: str) -> None:
+    """Insert or replace; a writer job."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(AppSetting).values(key=key, value=value, updated_at=utcnow())
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["key"], set_={"value": value, "updated_at": utcnow()}
+        )
+    )
+
+
+def remove(connection: Connection, *keys: str) -> None:
+    connection.execute(delete(AppSetting).where(AppSetting.key.in_(keys)))
+
+
+def ensure_session_secret(connection: Connection) -> str:
+    """The existing secret, or a new one: a writer job, so two starts cannot race."""
+    existing = get(connection, SESSION_SECRET)
+    if existing:
+        return existing
+    secret = secrets.token_urlsafe(48)
+    put(connection, SESSION_SECRET, secret)
+    return secret

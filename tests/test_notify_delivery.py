@@ -1,0 +1,156 @@
+"""End to end: a signed lead posted to the running app reaches a real json:// endpoint, once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from conftest import AppProcess, JsonSink
+from vendor import SUCCESS, HelloClientFake
+
+from app import samples
+
+BASE_URL = "https://inbox.example.com"
+# Short retry and poll times: documented settings, not mocks.
+FAST = {
+    "NOTIFY_RETRY_FIRST_SECONDS": "0.2",
+    "NOTIFY_RETRY_CAP_SECONDS": "1",
+    "NOTIFY_POLL_SECONDS": "0.2",
+    "BASE_URL": BASE_URL,
+    "TZ": "Europe/Berlin",
+}
+QUIET_SECONDS = 1.5  # several worker passes: long enough for a wrong extra send to show up
+
+MakeApp = Callable[..., AppProcess]
+VendorFor = Callable[[AppProcess], HelloClientFake]
+
+
+def local_time(create_time: str) -> str:
+    moment = datetime.fromisoformat(create_time.replace("Z", "+00:00"))
+    local = moment.astimezone(ZoneInfo("Europe/Berlin"))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
+
+
+def outbox(app: AppProcess, *, settled: int | None = None) -> list[tuple[object, ...]]:
+    """The outbox rows, after waiting (if asked) until ``settled`` rows are no longer pending:
+    the endpoint hears of a notification just before its row is marked."""
+    if settled is not None:
+        app.wait_for("SELECT count(*) FROM notify_outbox WHERE status != 'pending'", settled)
+    return [
+        tuple(row)
+        for row in app.query("SELECT kind, status, attempts FROM notify_outbox ORDER BY id")
+    ]
+
+
+def test_a_signed_appointment_notifies_once_with_the_expected_text(
+    make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
+) -> None:
+    app = make_app(APPRISE_URLS=json_sink.url("/phone"), **FAST)
+    vendor = vendor_for(app)
+    payload = samples.lead("Appointment")
+
+    assert vendor.post(payload).content == SUCCESS
+    [note] = json_sink.wait(1, "/phone")
+    lead_id = app.scalar("SELECT id FROM lead")
+
+    assert note["title"] == "New appointment — David Garcia"
+    assert note["message"] == "\n".join(
+        [
+            "Appointment request: tomorrow at 10:00",
+            "Phone: +1 555 0100",
+            "Email: test@example.com",
+            local_time(payload["CreateTime"]),
+            "",
+            f"{BASE_URL}/leads/{lead_id}",
+        ]
+    )
+    assert outbox(app, settled=1) == [("appointment", "sent", 1)]
+
+
+def test_retries_and_replays_of_the_same_lead_add_nothing(
+    make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
+) -> None:
+    app = make_app(APPRISE_URLS=json_sink.url("/phone"), **FAST)
+    vendor = vendor_for(app)
+    payload = samples.lead("Lead")
+    assert vendor.post(payload).content == SUCCESS
+    json_sink.wait(1, "/phone")
+
+    vendor.post(payload)  # the vendor's retry: the same body
+    vendor.post(payload, t=int(time.time()) + 5)  # a replay, signed later
+    vendor.post(dict(payload, Content="same lead, sent again"))  # same lead key, new body
+    app.wait_for("SELECT count(*) FROM delivery", 4)
+    time.sleep(QUIET_SECONDS)
+
+    assert app.scalar("SELECT count(*) FROM lead") == 1
+    assert len(json_sink.received()) == 1
+    assert outbox(app, settled=1) == [("lead", "sent", 1)]
+
+
+def test_routing_by_tags(
+    make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink, tmp_path: Path
+) -> None:
+    config = tmp_path / "apprise.txt"
+    config.write_text(
+        "\n".join(
+            [
+                "# Apprise TEXT config: tags before '='",
+                f"lead={json_sink.url('/lead-only')}",
+                f"appointment={json_sink.url('/appointment-only')}",
+                f"chatlog={json_sink.url('/chatlog-only')}",
+                f"lead, chatlog={json_sink.url('/lead-and-chatlog')}",
+                f"family={json_sink.url('/foreign-tag-only')}",
+                json_sink.url("/untagged"),
+            ]
+        )
+    )
+    app = make_app(APPRISE_CONFIG=str(config), **FAST)
+    vendor = vendor_for(app)
+
+    for payload in (samples.lead("Lead"), samples.lead("Appointment"), samples.chatlog()):
+        assert vendor.post(payload).content == SUCCESS
+    json_sink.wait(2, "/untagged")
+    json_sink.wait(2, "/lead-and-chatlog")
+    time.sleep(QUIET_SECONDS)
+
+    def titles(path: str) -> list[str]:
+        return sorted(str(note["title"]) for note in json_sink.received(path))
+
+    lead, appointment = "New lead — David Garcia", "New appointment — David Garcia"
+    chatlog = "Chat logs — 1 conversation, 3 messages"
+    assert titles("/lead-only") == [lead]
+    assert titles("/appointment-only") == [appointment]
+    assert titles("/chatlog-only") == [chatlog]
+    assert titles("/lead-and-chatlog") == [chatlog, lead]
+    # Untagged, or tagged with none of ours: leads and appointments, never the chat-log summary.
+    assert titles("/untagged") == [appointment, lead]
+    assert titles("/foreign-tag-only") == [appointment, lead]
+    [summary] = json_sink.received("/chatlog-only")
+    assert "Test chatbot: 1 conversation, 3 messages" in str(summary["message"])
+    assert f"{BASE_URL}/chats" in str(summary["message"])
+
+
+def test_the_webhook_answer_does_not_wait_for_notifications(
+    make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
+) -> None:
+    json_sink.delay = 3.0  # a slow notification service
+    app = make_app(APPRISE_URLS=json_sink.url("/slow"), **FAST)
+    vendor = vendor_for(app)
+
+    started = time.monotonic()
+    response = vendor.post(samples.lead("Lead"))
+    answered_in = time.monotonic() - started
+
+    assert response.content == SUCCESS
+    assert answered_in < 1.5
+    json_sink.wait(1, "/slow")  # and it still arrives
+
+
+def test_no_targets_means_no_outbox_rows(make_app: MakeApp, vendor_for: VendorFor) -> None:
+    app = make_app(**FAST)
+    assert vendor_for(app).post(samples.lead("Lead")).content == SUCCESS
+    assert app.scalar("SELECT count(*) FROM lead") == 1
+    assert outbox(app) == []
