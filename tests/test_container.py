@@ -30,6 +30,8 @@ from test_backup import post_lead, session_ids
 
 from app.config import documented_names
 
+API_TOKEN = "container-test-api-token"
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINER_ENV = ROOT.parent / "shared" / "tools" / "container-env"
 BUDGET_BYTES = 100 * 1000 * 1000  # what the image may add to its base (docker's MB)
@@ -167,6 +169,7 @@ class Stack:
             UMASK="027",
             TZ="Europe/Berlin",
             WEBHOOK_SIGNING_KEY=SIGNING_KEY,
+            API_TOKEN=API_TOKEN,
         )
         return env
 
@@ -202,13 +205,14 @@ class Stack:
         return self.compose("exec", "-T", *as_user, "inbox", *command)
 
     def leads_seen_inside(self) -> set[int]:
-        # TODO: read through GET /api/leads (Authorization: Bearer API_TOKEN) once the API is
-        # wired in for good; until then the container's own Python reads the SQLite file.
-        script = (
-            "import json, sqlite3; c = sqlite3.connect('/data/inbox.db'); "
-            "print(json.dumps([r[0] for r in c.execute('SELECT session_id FROM lead')]))"
+        """The session ids of the stored leads, read back through the JSON API."""
+        response = httpx.get(
+            f"{self.url}/api/leads",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+            timeout=30,
         )
-        return set(json.loads(self.exec("python", "-c", script, user=f"{PUID}:{PGID}")))
+        response.raise_for_status()
+        return {lead["session_id"] for lead in response.json()["leads"]}
 
 
 @pytest.fixture(scope="module")
