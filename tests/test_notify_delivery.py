@@ -130,7 +130,7 @@ def test_routing_by_tags(
     assert titles("/foreign-tag-only") == [appointment, lead]
     [summary] = json_sink.received("/chatlog-only")
     assert "Test chatbot: 1 conversation, 3 messages" in str(summary["message"])
-    assert f"{BASE_URL}/chats" in str(summary["message"])
+    assert f"{BASE_URL}/conversations" in str(summary["message"])
 
 
 def test_the_webhook_answer_does_not_wait_for_notifications(

@@ -15,13 +15,15 @@ import pytest
 from apprise import NotifyFormat
 from apprise.conversion import convert_between
 from conftest import JsonSink, SmtpSink
+from starlette.routing import Match
 from test_notify_delivery import FAST, MakeApp, VendorFor
 from vendor import SUCCESS
 
 from app import samples
 from app.config import load_settings
-from app.notify.render import Limits, Renderer, lead_context
+from app.notify.render import CHATLOG_PATH, INBOX_PATH, LEAD_PATH, Limits, Renderer, lead_context
 from app.notify.templates import DEFAULTS, ResolvedTemplate
+from app.server import create_app
 
 PARAGRAPH = "Ünïcödé 😀 test & more <tag> " * 8
 EVIL_CONTENT = "<b" + PARAGRAPH * ((10 * 1024) // len(PARAGRAPH) + 1) + "<script>alert(1)</script>"
@@ -142,3 +144,12 @@ def test_templates_from_files_and_the_ui_override_the_defaults(tmp_path: Path) -
     # A broken override never loses the notification: that part falls back to the default.
     assert custom.body == default.body
     assert settings.data_dir == tmp_path
+
+
+@pytest.mark.parametrize("path", [LEAD_PATH.format(id=7), CHATLOG_PATH, INBOX_PATH])
+def test_notification_links_point_at_real_pages(tmp_path: Path, path: str) -> None:
+    """A link in a notification must open a page, not a 404: match it against the router."""
+    app = create_app(load_settings({"DATA_DIR": str(tmp_path)}))
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
+    matches = [route.matches(scope)[0] for route in app.routes]
+    assert Match.FULL in matches, f"{path} is not a page of the web UI"

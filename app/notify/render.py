@@ -29,9 +29,10 @@ from app.notify.templates import DEFAULTS, Origin, ResolvedTemplate, render_text
 log = logging.getLogger(__name__)
 
 # Where the web UI shows an item; a link is only given when BASE_URL is set.
+# tests/test_notify_render.py checks each against the app's router.
 LEAD_PATH = "/leads/{id}"
-CHATLOG_PATH = "/chats"
-INBOX_PATH = "/leads"
+CHATLOG_PATH = "/conversations"
+INBOX_PATH = "/"
 
 SUMMARY_ITEMS = 10  # a summary lists this many records by name, then "… and N more"
 CHATLOG_WINDOWS = 20
