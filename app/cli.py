@@ -25,8 +25,8 @@ from app.jsonjs import js_stringify
 from app.models import Delivery, Outcome, ProcessStatus
 from app.processing import process_stored
 from app.signature import HEADER, sign
+from app.webhook import SUCCESS
 
-SUCCESS = b'{"status":"success"}'
 QUARANTINE_ACTIONS = {"accept": accept_from_quarantine, "discard": discard_from_quarantine}
 
 

@@ -106,9 +106,16 @@ def store_accepted(
         "process_status": ProcessStatus.PENDING,
     }
     delivery_id = connection.execute(_INSERT, row).inserted_primary_key[0]
-    if len(attempt.body) > INLINE_MAX_BYTES:
+    return _process_or_defer(connection, delivery_id, attempt.body, now)
+
+
+def _process_or_defer(
+    connection: Connection, delivery_id: int, body: bytes, now: datetime
+) -> Stored:
+    """Small bodies become records in this transaction; large ones wait for the Processor."""
+    if len(body) > INLINE_MAX_BYTES:
         return Stored(delivery_id, duplicate=False, pending=True)
-    process_inline(connection, delivery_id, attempt.body, now=now)
+    process_inline(connection, delivery_id, body, now=now)
     return Stored(delivery_id, duplicate=False, pending=False)
 
 
@@ -200,12 +207,13 @@ class NotInQuarantine(LookupError):
 def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
     """An admin vouches for a quarantined delivery: process it as if it had verified."""
     row = connection.execute(
-        select(Delivery.body, Delivery.body_sha256).where(
+        select(Delivery.body).where(
             Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED
         )
     ).first()
     if row is None:
         raise NotInQuarantine(f"delivery {delivery_id} is not in the quarantine")
+    now = utcnow()
     connection.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
@@ -213,13 +221,10 @@ def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
             outcome=Outcome.ACCEPTED,
             signed_form=QUARANTINE_ACCEPTED,
             process_status=ProcessStatus.PENDING,
-            committed_at=utcnow(),
+            committed_at=now,
         )
     )
-    if len(row.body) > INLINE_MAX_BYTES:
-        return Stored(delivery_id, duplicate=False, pending=True)
-    process_inline(connection, delivery_id, row.body, now=utcnow())
-    return Stored(delivery_id, duplicate=False, pending=False)
+    return _process_or_defer(connection, delivery_id, row.body, now)
 
 
 def discard_from_quarantine(connection: Connection, delivery_id: int) -> None:

@@ -126,9 +126,9 @@ def extras(document: Mapping[str, Any], known: Any) -> dict[str, Any] | None:
     return rest or None
 
 
-def insert_ignoring_conflicts(connection: Connection, table: Any) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+def _upsert_dialect(name: str) -> Any:
+    """The dialect module whose insert() knows ON CONFLICT (both SQLite and PostgreSQL do)."""
+    return postgresql if name == "postgresql" else sqlite
 
 
 # The hot path's statements are built once per dialect and executed with parameters: building
@@ -137,8 +137,7 @@ def insert_ignoring_conflicts(connection: Connection, table: Any) -> Any:
 
 @cache
 def _lead_insert(dialect: str) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Lead).on_conflict_do_nothing().returning(Lead.id)
+    return _upsert_dialect(dialect).insert(Lead).on_conflict_do_nothing().returning(Lead.id)
 
 
 @cache
@@ -153,8 +152,7 @@ def _lead_lookup() -> Any:
 
 @cache
 def _chatbot_upsert(dialect: str) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(Chatbot)
+    statement = _upsert_dialect(dialect).insert(Chatbot)
     named = statement.excluded.name
     return statement.on_conflict_do_update(
         index_elements=["serial_number"],

@@ -26,10 +26,10 @@ from app.web import store
 from app.web.auth import token_sha256
 from app.web.context import flash, redirect, web
 from app.web.security import is_https
+from app.webhook import SUCCESS
 
 ALLOWLIST_REASON = "not in WEBHOOK_ALLOWED_IPS"
 STATS_DAYS = 7
-SUCCESS = b'{"status":"success"}'
 
 
 def base_url(request: Request, settings: Settings) -> tuple[str, bool]:
