@@ -11,8 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from app import ingest
 from app.models import Delivery, Outcome, ProcessStatus, utcnow
 from app.processing import INLINE_MAX_BYTES, process_inline
+from app.statements import Prepared
 
 REFUSED_BODY_CAP = 4096  # a refused stranger's body is evidence, not data: keep its start
 REFUSAL_LOG_MAX_ROWS = 10_000
@@ -21,9 +23,15 @@ UNSIGNED_ALLOWED_IP = "unsigned-allowed-ip"
 QUARANTINE_ACCEPTED = "quarantine-accepted"
 
 
-# Built once: the accept path runs for every delivery (see app.ingest for why).
-_INSERT = insert(Delivery)
-_FIND_ACCEPTED = (
+# Run for every delivery, so built once (see app.statements).
+_ACCEPTED_COLUMNS = (
+    *("received_at", "client_ip", "status_code", "key_number", "key_fingerprint", "signed_form"),
+    *("signature_timestamp", "content_type", "body_size", "body_sha256", "body_truncated"),
+    *("committed_at", "record_count", "outcome", "kind", "duplicate_of", "body"),
+    *("process_status", "processed_at"),
+)
+_INSERT_ACCEPTED = Prepared(insert(Delivery).returning(Delivery.id), keys=_ACCEPTED_COLUMNS)
+_FIND_ACCEPTED = Prepared(
     select(Delivery.id, Delivery.kind)
     .where(Delivery.body_sha256 == bindparam("sha256"), Delivery.outcome == Outcome.ACCEPTED)
     .limit(1)
@@ -69,7 +77,7 @@ def store_accepted(
     connection: Connection, attempt: Attempt, verification: Verification, sha256: str
 ) -> Stored:
     now = utcnow()
-    common = {
+    row = {
         "received_at": attempt.received_at,
         "client_ip": attempt.client_ip,
         "status_code": 200,
@@ -83,29 +91,35 @@ def store_accepted(
         "body_truncated": False,
         "committed_at": now,
         "record_count": 0,
-    }
-    original = connection.execute(_FIND_ACCEPTED, {"sha256": sha256}).first()
-    if original is not None:
-        # A retry or replay of a body already stored: log the attempt, keep no second copy.
-        row = {
-            **common,
-            "outcome": Outcome.DUPLICATE,
-            "kind": original.kind,
-            "duplicate_of": original.id,
-            "body": None,
-            "process_status": None,
-        }
-        delivery_id = connection.execute(_INSERT, row).inserted_primary_key[0]
-        return Stored(delivery_id, duplicate=True, pending=False)
-    row = {
-        **common,
         "outcome": Outcome.ACCEPTED,
         "kind": None,
         "duplicate_of": None,
         "body": attempt.body,
         "process_status": ProcessStatus.PENDING,
+        "processed_at": None,
     }
-    delivery_id = connection.execute(_INSERT, row).inserted_primary_key[0]
+    original = _FIND_ACCEPTED.execute(connection, {"sha256": sha256}).fetchone()
+    if original is not None:
+        # A retry or replay of a body already stored: log the attempt, keep no second copy.
+        original_id, original_kind = original
+        row.update(
+            outcome=Outcome.DUPLICATE,
+            kind=original_kind,
+            duplicate_of=original_id,
+            body=None,
+            process_status=None,
+        )
+        return Stored(_INSERT_ACCEPTED.scalar(connection, row), duplicate=True, pending=False)
+    lead = ingest.lead_from_body(attempt.body) if len(attempt.body) <= INLINE_MAX_BYTES else None
+    if lead is not None:
+        # The common case, a valid lead: stored already processed, with no update after.
+        kind, values = lead
+        row.update(kind=kind, process_status=ProcessStatus.PROCESSED, processed_at=now)
+        row["record_count"] = 1
+        delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
+        ingest.store_lead(connection, values, delivery_id=delivery_id, now=now)
+        return Stored(delivery_id, duplicate=False, pending=False)
+    delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
     return _process_or_defer(connection, delivery_id, attempt.body, now)
 
 

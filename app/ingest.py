@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
@@ -20,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models import Chatbot, ChatWindow, Conversation, Lead, Message
 from app.notify.outbox import enqueue_lead
+from app.statements import Prepared
 
 LEAD_FIELDS = {
     "SerialNumber": "serial_number",
@@ -131,26 +131,28 @@ def _upsert_dialect(name: str) -> Any:
     return postgresql if name == "postgresql" else sqlite
 
 
-# The hot path's statements are built once per dialect and executed with parameters: building
-# a statement with .values(...) each time costs more than SQLite takes to run it.
+# The hot path's statements: built once, run through the DBAPI cursor (see app.statements).
 
-
-@cache
-def _lead_insert(dialect: str) -> Any:
-    return _upsert_dialect(dialect).insert(Lead).on_conflict_do_nothing().returning(Lead.id)
-
-
-@cache
-def _lead_lookup() -> Any:
-    return select(Lead.id).where(
+LEAD_COLUMNS = (
+    *LEAD_FIELDS.values(),
+    *("created_at", "extra", "received_at", "delivery_id", "status"),
+)
+_LEAD_INSERT = Prepared(
+    lambda dialect: (
+        _upsert_dialect(dialect).insert(Lead).on_conflict_do_nothing().returning(Lead.id)
+    ),
+    keys=LEAD_COLUMNS,
+)
+_LEAD_LOOKUP = Prepared(
+    select(Lead.id).where(
         Lead.serial_number == bindparam("serial_number"),
         Lead.type == bindparam("type"),
         Lead.session_id == bindparam("session_id"),
         Lead.create_time_raw == bindparam("create_time_raw"),
     )
+)
 
 
-@cache
 def _chatbot_upsert(dialect: str) -> Any:
     statement = _upsert_dialect(dialect).insert(Chatbot)
     named = statement.excluded.name
@@ -162,6 +164,11 @@ def _chatbot_upsert(dialect: str) -> Any:
             "name": case((named != "", named), else_=Chatbot.name),
         },
     )
+
+
+_CHATBOT_UPSERT = Prepared(
+    _chatbot_upsert, keys=("serial_number", "name", "first_seen_at", "last_seen_at")
+)
 
 
 # ---- leads and appointments -------------------------------------------------------------
@@ -183,6 +190,22 @@ def lead_values(document: object) -> dict[str, Any]:
     return values
 
 
+def lead_from_body(body: bytes) -> tuple[str, dict[str, Any]] | None:
+    """The kind and columns of a body that is a valid lead or appointment, else None.
+
+    The webhook's fast path: anything else (a chat log, bad JSON, a bad field) returns None and
+    takes the general path, which records what was wrong.
+    """
+    try:
+        document = parse_json(body)
+        kind = kind_of(document)
+        if kind in ("chatlog", "unknown"):
+            return None
+        return kind, lead_values(document)
+    except IngestError:
+        return None
+
+
 @dataclass
 class LeadOutcome:
     lead_id: int
@@ -195,19 +218,19 @@ def store_lead(
     """Insert unless (SerialNumber, Type, SessionID, CreateTime) is already stored."""
     touch_chatbot(connection, values["serial_number"], None, now)
     row = {**values, "received_at": now, "delivery_id": delivery_id, "status": "new"}
-    new_id = connection.execute(_lead_insert(connection.dialect.name), row).scalar()
+    new_id = _LEAD_INSERT.scalar(connection, row)
     if new_id is not None:
         # Same transaction as the lead: a crash cannot store it without its notifications.
         enqueue_lead(connection, new_id, values["type"], now)
         return LeadOutcome(new_id, created=True)
-    existing = connection.execute(_lead_lookup(), values).scalar_one()
+    existing = _LEAD_LOOKUP.scalar(connection, values)
     return LeadOutcome(existing, created=False)
 
 
 def touch_chatbot(connection: Connection, serial: str, name: str | None, now: datetime) -> None:
     """Remember a chatbot; a chat log names it, a lead only gives its serial number."""
-    connection.execute(
-        _chatbot_upsert(connection.dialect.name),
+    _CHATBOT_UPSERT.execute(
+        connection,
         {"serial_number": serial, "name": name or "", "first_seen_at": now, "last_seen_at": now},
     )
 

@@ -14,11 +14,23 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models import Chatbot, ChatWindow, Delivery, Lead, Outcome, ProcessStatus, UTCDateTime
 from app.notify.models import NotifyOutbox, NotifyTarget, RowStatus, Source, lead_kind
+from app.statements import Prepared
 
 DUE_ROWS_PER_PASS = 20_000
 
@@ -35,33 +47,50 @@ def unregister_waker(engine: Engine) -> None:
 
 
 def _insert(connection: Connection, table: Any) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return _dialect_insert(connection.dialect.name, table)
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def _at(moment: datetime) -> Any:
     return literal(moment, type_=UTCDateTime())
 
 
-def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: datetime) -> None:
-    """The hook in ``ingest.store_lead``: one row per enabled target taking this kind."""
-    kind = lead_kind(lead_type)
+def _enqueue_lead_statement(kind: str) -> Prepared:
     wants = NotifyTarget.notify_appointment if kind == "appointment" else NotifyTarget.notify_lead
+    now = bindparam("now", type_=UTCDateTime())
     rows = select(
         NotifyTarget.key,
         literal(kind),
-        literal(lead_id),
+        bindparam("lead_id"),
         literal(RowStatus.PENDING),
         literal(0),
-        _at(now),
+        now,
         # A target in backoff gets the new row at its retry time, not one extra attempt now.
-        func.coalesce(NotifyTarget.retry_at, _at(now)),
+        func.coalesce(NotifyTarget.retry_at, now),
     ).where(NotifyTarget.enabled, NotifyTarget.present, wants)
     columns = ["target_key", "kind", "lead_id", "status", "attempts", "created_at"]
-    statement = _insert(connection, NotifyOutbox).from_select([*columns, "next_attempt_at"], rows)
-    result = connection.execute(statement.on_conflict_do_nothing())
+    return Prepared(
+        lambda dialect: (
+            _dialect_insert(dialect, NotifyOutbox)
+            .from_select([*columns, "next_attempt_at"], rows)
+            .on_conflict_do_nothing()
+        )
+    )
+
+
+# Run for every new lead, so built once (see app.statements).
+_ENQUEUE_LEAD = {kind: _enqueue_lead_statement(kind) for kind in ("lead", "appointment")}
+
+
+def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: datetime) -> None:
+    """The hook in ``ingest.store_lead``: one row per enabled target taking this kind."""
+    kind = lead_kind(lead_type)
+    cursor = _ENQUEUE_LEAD[kind].execute(connection, {"lead_id": lead_id, "now": now})
     wake = _wakers.get(connection.engine)
-    if wake is not None and result.rowcount:
+    if wake is not None and cursor.rowcount:
         wake()
 
 
