@@ -1,9 +1,10 @@
 """The one module that owns the database: engine, per-connection settings, migrations, writes.
 
 All writes go through ``Writer``: a single thread with its own connection that takes every job
-waiting in its queue, runs them in one transaction (each inside its own savepoint, so one bad job
-cannot sink its neighbours) and commits once. Many webhook deliveries thus share one fsync, and
-each caller is answered only after the commit that holds its own rows.
+waiting in its queue, runs them in one transaction and commits once (if one job fails, the group
+is rerun with a savepoint per job, so one bad job cannot sink its neighbours). Many webhook
+deliveries thus share one fsync, and each caller is answered only after the commit that holds
+its own rows.
 """
 
 from __future__ import annotations
@@ -186,9 +187,13 @@ class Writer:
                 connection = self._connect(batch)
                 if connection is None:
                     continue
-            if not self._commit(connection, batch):
+            failure = self._commit(connection, batch)
+            if failure is not None:
                 connection.invalidate()
                 connection = None
+                # Whoever queued while this batch waited for the lock has waited too: answer
+                # them now rather than let each wait a whole busy timeout again.
+                stopping = self._fail_queued(failure) or stopping
         if connection is not None:
             connection.close()
 
@@ -201,7 +206,7 @@ class Writer:
             return None
         return connection.execution_options(sqlite_immediate=True)
 
-    def _commit(self, connection: Connection, batch: list[_Job]) -> bool:
+    def _commit(self, connection: Connection, batch: list[_Job]) -> DBAPIError | None:
         try:
             try:
                 results = self._run_together(connection, batch)
@@ -214,14 +219,30 @@ class Writer:
         except DBAPIError as exc:
             log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
             self._fail(batch, exc)
-            return False
+            return exc
         self.commits += 1
         for job, (result, error) in zip(batch, results, strict=True):
             if error is None:
                 job.future.set_result(result)
             else:
                 job.future.set_exception(error)
-        return True
+        return None
+
+    def _fail_queued(self, exc: BaseException) -> bool:
+        """Fail every job waiting in the queue; True if the stop sentinel was among them."""
+        waiting: list[_Job] = []
+        stop_seen = False
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                stop_seen = True
+            elif job.future.set_running_or_notify_cancel():
+                waiting.append(job)
+        self._fail(waiting, exc)
+        return stop_seen
 
     @staticmethod
     def _run_together(connection: Connection, batch: list[_Job]) -> list[tuple[Any, None]]:

@@ -164,6 +164,29 @@ def test_lock_held_past_the_busy_timeout_fails_then_recovers(db: Database) -> No
     assert items(db) == [2]
 
 
+def test_jobs_queued_behind_a_locked_batch_wait_one_timeout_not_two(tmp_path: Path) -> None:
+    timeout = 1.0
+    database = Database(
+        load_settings({"DATA_DIR": str(tmp_path), "DATABASE_BUSY_TIMEOUT_SECONDS": str(timeout)})
+    )
+    database.open()
+    other = sqlite3.connect(db_path(database), isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        first = database.writer.submit(lambda c: c.exec_driver_sql("SELECT 1"))
+        time.sleep(0.1)  # the first batch is now waiting for the lock; these queue behind it
+        queued = [database.writer.submit(lambda c: c.exec_driver_sql("SELECT 1")) for _ in "ab"]
+        for future in [first, *queued]:
+            with pytest.raises(StorageUnavailable, match="locked"):
+                future.result(10)
+        # Each waited once: about one timeout from the start, never a second one on top.
+        assert time.monotonic() - started < timeout * 1.6
+    finally:
+        other.close()
+        database.close()
+
+
 def test_lock_released_within_the_busy_timeout_is_waited_for(tmp_path: Path) -> None:
     database = Database(
         load_settings({"DATA_DIR": str(tmp_path), "DATABASE_BUSY_TIMEOUT_SECONDS": "10"})
