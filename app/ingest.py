@@ -70,6 +70,10 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise IngestError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:
+        # An integer literal past Python's int-from-string digit limit (4,300 digits); left
+        # uncaught it fails the storing transaction: a 503 the vendor retries for ever.
+        raise IngestError(f"invalid JSON: {exc}") from None
 
 
 def parse_time(raw: str) -> datetime | None:
@@ -111,6 +115,8 @@ def int_field(document: Mapping[str, Any], key: str) -> int:
         raise IngestError(f"{key}: missing")
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str) and value.isascii() and value.isdigit():
+            if len(value.lstrip("0")) > 19:  # past 64 bits, and int() refuses 4,301+ digits
+                raise IngestError(f"{key}: {value[:20]}… is out of range for a 64-bit integer")
             value = int(value)  # a number sent as a string is unambiguous; accept it
         else:
             raise IngestError(f"{key}: expected an integer, got {_type_name(value)}")

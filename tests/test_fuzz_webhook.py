@@ -1,0 +1,424 @@
+"""POST /webhook under hostile input: hypothesis against one real server process.
+
+Over ten thousand requests (random bytes, random JSON, the vendor's shapes with wrong types, deep
+nesting, bodies at and over MAX_BODY_MB, odd and duplicated headers, good and bad signatures,
+Content-Length lies) and, whatever arrives: never a 5xx, a JSON reason with every 4xx, success
+only for a verified body, the process alive and healthy afterwards, and a lead row only from a
+delivery that carried a valid signature. Derandomized, so CI runs the same cases every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import SIGNING_KEY, AppProcess
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from webhook_fuzzing import (
+    ANY_JSON,
+    BAD_FORMS,
+    CONTENT_TYPES,
+    GARBLED,
+    GOOD_FORMS,
+    JS_SAFE,
+    OPTIONAL,
+    OTHER_HEADERS,
+    SAFE_TEXT,
+    SIGN,
+    Case,
+    Headers,
+    LeadKey,
+    compact,
+    header_for,
+    lead_body,
+    lead_key,
+    raw_exchange,
+    signature,
+    signed,
+    stringified,
+    vendor_shapes,
+)
+
+SUCCESS = b'{"status":"success"}'
+LIMIT = 3 * 1024 * 1024  # MAX_BODY_MB=3: above processing's 2 MB inline limit, so both paths run
+INLINE = 2 * 1024 * 1024  # app.processing.INLINE_MAX_BYTES
+
+
+def fuzz(examples: int) -> Any:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,  # the same cases on every run: a CI failure reproduces locally
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+# ---- the server, one per module, and a ledger of what was sent -------------------------
+
+
+@dataclass
+class Ledger:
+    sent: int = 0
+    by_test: Counter[str] = field(default_factory=Counter)
+    verified_bodies: set[str] = field(default_factory=set)  # sha256 of validly signed bodies
+    required: set[LeadKey] = field(default_factory=set)  # verified, answered success: stored
+    allowed: set[LeadKey] = field(default_factory=set)  # a valid signature was among its headers
+
+
+@dataclass(repr=False)
+class Fuzzer:
+    app: AppProcess
+    client: httpx.Client  # one keep-alive pool, shared by the threads below
+    pool: ThreadPoolExecutor
+    ledger: Ledger = field(default_factory=Ledger)
+
+    def __repr__(self) -> str:  # hypothesis prints it with every failing case
+        return f"Fuzzer({self.app.url}, {self.ledger.sent} sent)"
+
+    def post(
+        self, test: str, cases: list[Case], *, chunked: bool = False, certain: bool = True
+    ) -> None:
+        """Send one example's cases at once (a busy vendor and an attacker do not take turns
+        either), then judge each answer. ``certain=False``: a lead in these bodies may or may
+        not be storable (nesting near the recursion limit, which depends on the stack)."""
+        __tracebackhide__ = True
+        answers = list(self.pool.map(lambda case: self._send(case[0], case[1], chunked), cases))
+        for (body, headers, valid), answer in zip(cases, answers, strict=True):
+            self._judge(test, body, headers, valid, answer, certain)
+
+    def _send(self, body: bytes, headers: Headers, chunked: bool) -> httpx.Response:
+        content: bytes | Iterator[bytes] = body
+        if chunked:  # no Content-Length: the limit must hold while streaming too
+            content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)] or [b""])
+        return self.client.post("/webhook", content=content, headers=headers)
+
+    def _judge(
+        self,
+        test: str,
+        body: bytes,
+        headers: Headers,
+        valid: int,
+        answer: httpx.Response,
+        certain: bool,
+    ) -> None:
+        __tracebackhide__ = True
+        self.ledger.sent += 1
+        self.ledger.by_test[test] += 1
+        check_answer(answer, body)
+        signatures = [v for k, v in headers if k.lower() == b"x-webhook-signature"]
+        if len(body) > LIMIT:
+            assert answer.status_code == 413, answer.text
+        elif valid == 0:
+            assert answer.status_code != 200, f"unverified body answered success: {signatures}"
+        elif valid == len(signatures) == 1:
+            assert answer.status_code == 200, (answer.text, signatures, body[:300])
+        if valid and len(body) <= LIMIT:
+            self.ledger.verified_bodies.add(hashlib.sha256(body).hexdigest())
+            key = lead_key(body)
+            if key is not None:
+                self.ledger.allowed.add(key)
+                if certain and answer.status_code == 200 and valid == len(signatures) == 1:
+                    self.ledger.required.add(key)
+
+
+def check_answer(answer: httpx.Response, sent: bytes = b"") -> None:
+    """What every answer of the app must look like, 429 included."""
+    assert answer.status_code < 500, f"{answer.text} for {sent[:300]!r}…"
+    if answer.status_code >= 400:
+        assert answer.headers.get("content-type", "").startswith("application/json"), answer
+        reason = answer.json()
+        assert reason["status"] == "error", reason
+        assert isinstance(reason["error"], str) and reason["error"].strip(), reason
+        assert SIGNING_KEY not in answer.text
+    else:
+        assert (answer.status_code, answer.content) == (200, SUCCESS), answer.text
+
+
+@pytest.fixture(scope="module")
+def fuzz_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """tmpfs when there is room: this fuzzes input handling, not durability (the crash and disk
+    tests do that), and an fsync per case on a shared disk would more than double the run."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 1024**3):
+        yield tmp_path_factory.mktemp("fuzz")
+        return
+    root = Path(tempfile.mkdtemp(prefix="fuzz-webhook-", dir=shm))
+    try:
+        yield root
+    finally:
+        for log in root.glob("*.log"):  # kept with pytest's other temporary files
+            shutil.copy2(log, tmp_path_factory.getbasetemp() / log.name)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def fuzzer(fuzz_root: Path) -> Iterator[Fuzzer]:
+    env = {
+        "WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+        "MAX_BODY_MB": str(LIMIT // 1024**2),
+        # Every refusal is quarantined (at the default 60 a minute most would soon be only
+        # logged, skipping the code under test) and the quarantine holds the largest body.
+        "QUARANTINE_RATE_PER_MINUTE": "1000000",
+        "QUARANTINE_MAX_MB": "16",
+        "QUARANTINE_MAX_ITEMS": "50",  # each refusal re-reads the quarantine to bound it
+        "LOG_LEVEL": "warning",  # no access-log line per case; warnings and errors still show
+    }
+    app = AppProcess(fuzz_root / "data", env).start()
+    client = httpx.Client(base_url=app.url, timeout=120)
+    pool = ThreadPoolExecutor(4)
+    try:
+        yield Fuzzer(app, client, pool)
+    finally:
+        pool.shutdown()
+        client.close()
+        app.stop()
+
+
+# ---- the fuzz tests --------------------------------------------------------------------
+
+
+# Each generated body goes out several times, signed differently: generating is the slow part.
+BAD = st.sampled_from(BAD_FORMS[1:])
+
+
+def forms_for(body: bytes, good: int, bad: int) -> list[str]:
+    """Signature forms for one body: a rotating pick of valid and invalid ones, plus none.
+    Chosen from the body, not drawn: hypothesis spends its time on the bodies."""
+    turn = int.from_bytes(hashlib.sha256(body).digest()[:4], "big")
+    goods = [GOOD_FORMS[(turn + n) % len(GOOD_FORMS)] for n in range(good)]
+    bads = [BAD_FORMS[1 + (turn + n) % (len(BAD_FORMS) - 1)] for n in range(bad)]
+    return [*goods, *bads, "none"]
+
+
+@fuzz(200)
+@given(body=st.binary(max_size=3000))
+def test_random_bytes(fuzzer: Fuzzer, body: bytes) -> None:
+    fuzzer.post("random bytes", [signed(body, form) for form in forms_for(body, 4, 4)])
+
+
+@fuzz(200)
+@given(safe=JS_SAFE, anything=ANY_JSON)
+def test_random_json(fuzzer: Fuzzer, safe: object, anything: object) -> None:
+    body = json.dumps(anything).encode()
+    cases = [signed(body, form) for form in forms_for(body, 3, 4)]
+    pretty = json.dumps(safe, indent=2).encode()
+    cases += [stringified(pretty, safe), stringified(compact(safe), safe), signed(pretty, "raw")]
+    fuzzer.post("random JSON", cases)
+
+
+@fuzz(250)
+@given(body=vendor_shapes())
+def test_vendor_shapes_with_wrong_types(fuzzer: Fuzzer, body: bytes) -> None:
+    fuzzer.post("wrong types", [signed(body, form) for form in forms_for(body, 4, 4)])
+
+
+@fuzz(170)
+@given(
+    session=st.integers(10**6, 2 * 10**6),
+    fields=st.fixed_dictionaries({}, optional={k: SAFE_TEXT for k in OPTIONAL}),
+    kind=st.sampled_from(["Lead", "Appointment", "Survey", "lead"]),
+    layout=st.sampled_from(["compact", "pretty", "bom"]),
+)
+def test_good_and_bad_signatures(
+    fuzzer: Fuzzer, session: int, fields: dict[str, str], kind: str, layout: str
+) -> None:
+    payload = lead_body(session, Type=kind, **fields)
+    body = {
+        "compact": compact(payload),
+        "pretty": json.dumps(payload, indent=1).encode(),
+        "bom": b"\xef\xbb\xbf" + compact(payload),
+    }[layout]
+    cases = [signed(body, form) for form in GOOD_FORMS + BAD_FORMS]
+    if layout != "bom":  # JSON.parse refuses a BOM: the vendor could not have signed one
+        cases.append(stringified(body, payload))
+    fuzzer.post("signatures", cases)
+
+
+@fuzz(1000)
+@given(
+    session=st.integers(2 * 10**6, 3 * 10**6),
+    forms=st.lists(st.one_of(SIGN, GARBLED), max_size=3),
+    content_type=st.one_of(st.none(), CONTENT_TYPES),
+    extra=st.lists(st.tuples(st.sampled_from(OTHER_HEADERS), GARBLED), max_size=3),
+)
+def test_odd_headers(
+    fuzzer: Fuzzer,
+    session: int,
+    forms: list[str | bytes],
+    content_type: bytes | None,
+    extra: Headers,
+) -> None:
+    body = compact(lead_body(session))
+    headers: Headers = [] if content_type is None else [(b"Content-Type", content_type)]
+    for form in forms:
+        value = form if isinstance(form, bytes) else header_for(form, body)
+        if value is not None:
+            headers.append(
+                (b"X-Webhook-Signature", value if isinstance(value, bytes) else value.encode())
+            )
+    valid = sum(form in GOOD_FORMS for form in forms if isinstance(form, str))
+    fuzzer.post("odd headers", [(body, headers + extra, valid)])
+
+
+@fuzz(150)
+@given(
+    depth=st.one_of(st.integers(1, 3000), st.sampled_from([900, 990, 1000, 1001, 5000, 100_000])),
+    opener=st.sampled_from(["[", '{"a":']),
+    where=st.sampled_from(["top", "lead", "chat log"]),
+    balanced=st.booleans(),
+    bad=BAD,
+)
+def test_deep_nesting(
+    fuzzer: Fuzzer, depth: int, opener: str, where: str, balanced: bool, bad: str
+) -> None:
+    closer = "]" if opener == "[" else "}"
+    nested = opener * depth + "0" + (closer * depth if balanced else "")
+    session = 3 * 10**6 + depth
+    text = {
+        "top": nested,
+        "lead": f'{{"SerialNumber":"deep","Type":"Lead","CreateTime":"t","SessionID":{session},'
+        f'"X":{nested}}}',
+        "chat log": '{"Collection":[{"SerialNumber":"deep","StartTime":"a","EndTime":"b",'
+        f'"Conversations":[{{"SessionID":1,"Messages":[{{"Type":"AI","X":{nested}}}]}}]}}]}}',
+    }[where]
+    cases = [signed(text.encode(), form) for form in ("raw", bad)]
+    fuzzer.post("deep nesting", cases, certain=depth < 500)
+
+
+@fuzz(16)
+@given(
+    size=st.one_of(
+        st.sampled_from([LIMIT - 1, LIMIT, LIMIT + 1, INLINE, INLINE + 1, LIMIT + 4096]),
+        st.integers(INLINE - 64, LIMIT + 64),
+    ),
+    shape=st.sampled_from(["lead", "chat log", "garbage", "deep", "digits"]),
+    chunked=st.booleans(),
+    form=st.sampled_from(["raw", "raw", "none", "wrong-key"]),
+)
+def test_huge_bodies_near_and_over_the_limit(
+    fuzzer: Fuzzer, size: int, shape: str, chunked: bool, form: str
+) -> None:
+    head, tail = {
+        "lead": (
+            f'{{"SerialNumber":"huge","Type":"Lead","CreateTime":"t","SessionID":{size},'
+            '"Content":"',
+            '"}',
+        ),
+        "chat log": (
+            '{"Collection":[{"SerialNumber":"huge","StartTime":"a","EndTime":"b",'
+            '"Conversations":[{"SessionID":1,"Messages":[{"Type":"User","Content":"',
+            '"}]}]}]}',
+        ),
+        "garbage": ("\xff", ""),
+        "deep": ("[", ""),
+        "digits": ("9", ""),
+    }[shape]
+    pad = {"garbage": b"\xff\x00{", "deep": b"[", "digits": b"9"}.get(shape, b"x")
+    body = head.encode("latin-1") + pad * (size // len(pad) + 1)
+    body = body[: size - len(tail)] + tail.encode()
+    assert len(body) == size
+    fuzzer.post("huge bodies", [signed(body, form)], chunked=chunked)
+
+
+@fuzz(500)
+@given(
+    session=st.integers(4 * 10**6, 5 * 10**6),
+    delta=st.one_of(st.just(0), st.integers(-400, -1), st.integers(1, 50)),
+    trailing=st.sampled_from([b"", b"GET / HTTP/1.1\r\n\r\n", b"\x00\xff garbage"]),
+)
+def test_content_length_that_lies(
+    fuzzer: Fuzzer, session: int, delta: int, trailing: bytes
+) -> None:
+    """Raw sockets, since httpx always tells the truth about the length it sends."""
+    body = compact(lead_body(session))
+    declared = max(0, len(body) + delta)
+    request = (
+        b"POST /webhook HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\n"
+        + f"X-Webhook-Signature: {signature(body)}\r\nContent-Length: {declared}\r\n\r\n".encode()
+        + body
+        + (trailing if delta <= 0 else b"")
+    )
+    status, headers, answer = raw_exchange(fuzzer.app.port, request, hang_up=delta > 0)
+    fuzzer.ledger.sent += 1
+    fuzzer.ledger.by_test["content length"] += 1
+    if status is None:
+        assert delta > 0, "a complete request got no answer"
+        return
+    if "content-security-policy" not in headers:  # uvicorn's HTTP parser, before the app
+        assert 400 <= status < 500, (status, answer)
+        return
+    check_answer(httpx.Response(status, headers=headers, content=answer))
+    assert (status == 200) == (delta == 0), (status, answer)
+    if status == 200:
+        fuzzer.ledger.verified_bodies.add(hashlib.sha256(body).hexdigest())
+        key = lead_key(body)
+        assert key is not None
+        fuzzer.ledger.allowed.add(key)
+        fuzzer.ledger.required.add(key)
+
+
+@pytest.mark.parametrize("where", ["number", "SessionID string", "chat-log SessionID", "large"])
+def test_thousands_of_digits_are_flagged_not_retried_for_ever(fuzzer: Fuzzer, where: str) -> None:
+    """Python refuses to convert more than 4,300 digits to an int (a ValueError, not a JSON
+    error): a signed body holding such a number must still be stored and flagged, not 503."""
+    digits = "9" * 4400
+    text = {
+        "number": '{"SerialNumber":"digits","Type":"Lead","CreateTime":"t",'
+        f'"SessionID":{digits}}}',
+        "SessionID string": '{"SerialNumber":"digits","Type":"Lead","CreateTime":"t",'
+        f'"SessionID":"{digits}"}}',
+        "chat-log SessionID": '{"Collection":[{"SerialNumber":"digits","StartTime":"a",'
+        f'"EndTime":"b","Conversations":[{{"SessionID":"{digits}"}}]}}]}}',
+        "large": f'{{"Pad":"{"x" * INLINE}","SessionID":{digits}}}',
+    }[where]
+    body = text.encode()
+    fuzzer.post("digits", [signed(body, "raw")])  # success: stored, as every verified body is
+    sha256 = hashlib.sha256(body).hexdigest()
+    query = f"SELECT process_status FROM delivery WHERE body_sha256 = '{sha256}'"
+    fuzzer.app.wait_for(query, "failed", timeout=30)  # flagged for the admin, queue not blocked
+
+
+FUZZ_TESTS = {
+    "random bytes", "random JSON", "wrong types", "signatures", "odd headers", "deep nesting",
+    "huge bodies", "content length",
+}  # fmt: skip
+
+
+def test_afterwards_the_server_is_healthy_and_stored_only_verified_leads(fuzzer: Fuzzer) -> None:
+    app, ledger = fuzzer.app, fuzzer.ledger
+    if set(ledger.by_test) >= FUZZ_TESTS:
+        assert ledger.sent >= 10_000, ledger.by_test
+    assert app.proc is not None and app.proc.poll() is None, "the server died"
+    assert fuzzer.client.get("/healthz").json()["status"] == "ok"
+    # Large bodies are parsed in the background; every one must come to an end.
+    app.wait_for("SELECT count(*) FROM delivery WHERE process_status = 'pending'", 0, timeout=60)
+    assert "Traceback" not in app.log(), "something raised that nothing expected"
+
+    rows = app.query(
+        "SELECT lead.serial_number, lead.type, lead.session_id, lead.create_time_raw, "
+        "delivery.outcome, delivery.signed_form, delivery.body_sha256 "
+        "FROM lead LEFT JOIN delivery ON delivery.id = lead.delivery_id"
+    )
+    for row in rows:
+        assert row["outcome"] == "accepted", tuple(row)
+        assert row["signed_form"] in ("raw", "json-stringify"), tuple(row)
+        assert row["body_sha256"] in ledger.verified_bodies, tuple(row)
+    stored = {(r[0], r[1], r[2], r[3]) for r in rows}
+    assert len(stored) == len(rows)
+    assert ledger.required <= stored, sorted(ledger.required - stored)[:5]
+    assert stored <= ledger.allowed, sorted(stored - ledger.allowed)[:5]
+    assert len(ledger.required) > 200  # the fuzz reached the lead path, not only refusals
