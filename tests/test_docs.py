@@ -73,3 +73,21 @@ def test_readme_gives_the_two_setup_commands() -> None:
         "bash test.sh" in (ROOT / ".ci" / "run").read_text()
         or "./test.sh" in (ROOT / ".ci" / "run").read_text()
     )
+
+
+TEST_REFERENCE = re.compile(r"`(test_\w+\.py)::(test_\w+)`")
+
+
+def test_security_doc_names_only_tests_that_exist() -> None:
+    """docs/security.md says which test shows each defence: every one named must exist."""
+    text = (ROOT / "docs" / "security.md").read_text()
+    references = TEST_REFERENCE.findall(text)
+    assert len(references) >= 30, "the reference pattern no longer matches the doc"
+    missing = [
+        f"{file}::{name}"
+        for file, name in references
+        if not re.search(
+            rf"^(async )?def {name}\(", (ROOT / "tests" / file).read_text(), re.MULTILINE
+        )
+    ]
+    assert missing == []
