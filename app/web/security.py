@@ -99,7 +99,9 @@ class Sessions:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # The webhook answers a machine and never reads a session: the cookie machinery (and
+        # the URL it builds to decide on Secure) would cost more than parsing the lead.
+        if scope["type"] != "http" or scope["path"] == "/webhook":
             await self.app(scope, receive, send)
             return
         if is_https(HTTPConnection(scope), self.settings):
