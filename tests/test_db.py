@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from app.config import load_settings
-from app.db import MIGRATIONS, Database, StorageUnavailable, migrate
+from app.db import MIGRATIONS, Database, StorageUnavailable, migrate, script_heads, up_to_date
 
 BUSY_TIMEOUT = 0.2
 
@@ -249,6 +249,34 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
             assert set(versions.scalars()) == migration_heads()
     finally:
         again.close()
+
+
+def test_heads_read_from_the_files_are_alembics() -> None:
+    """migrate() skips loading Alembic when the database is at these heads: they must agree."""
+    assert script_heads() == migration_heads() != set()
+
+
+def test_a_database_behind_the_heads_is_migrated(tmp_path: Path) -> None:
+    settings = load_settings({"DATA_DIR": str(tmp_path)})
+    database = Database(settings)
+    database.open()
+    database.close()
+    with database.engine.begin() as connection:  # as if a newer version added a migration
+        for statement in (  # web_0002's downgrade, by hand
+            "DROP TABLE lead_fts_terms",
+            "DROP TABLE message_fts_terms",
+            "DROP INDEX ix_chat_window_day",
+        ):
+            connection.exec_driver_sql(statement)
+        connection.exec_driver_sql(
+            "UPDATE alembic_version SET version_num = 'web_0001' WHERE version_num = 'web_0002'"
+        )
+    assert not up_to_date(database.engine)
+    migrate(database.engine)
+    assert up_to_date(database.engine)
+    with database.engine.connect() as connection:
+        indexes = connection.exec_driver_sql("PRAGMA index_list(chat_window)").all()
+    assert "ix_chat_window_day" in {row[1] for row in indexes}
 
 
 def test_cancelled_job_does_not_stop_the_writer(db: Database) -> None:

@@ -253,3 +253,28 @@ def test_transcript_appears_after_the_chat_log_push(
         page,
     )
     assert "Front desk bot" in page  # the chat log named the chatbot
+
+
+def test_search_prefixes_find_every_continuation(
+    inbox: InboxClient, inbox_vendor: HelloClientFake
+) -> None:
+    """A word typed so far matches every indexed word it starts: through the expansion into
+    exact words (up to 16 continuations), and through the plain prefix query beyond that."""
+    posted = {
+        n: post(inbox_vendor, lead(FirstName=f"Zedwort{n}", Email=f"zedwort{n}@example.net"))
+        for n in range(1, 21)
+    }
+    ids = {n: lead_id(inbox.app, p["SessionID"]) for n, p in posted.items()}
+    accented = post(inbox_vendor, lead(FirstName="Zoëlle", LastName="Quarry"))
+    accented_id = lead_id(inbox.app, accented["SessionID"])
+
+    def shown(query: str) -> set[int]:
+        return set(listed_ids(inbox.get(f"/?q={query}&status=all").text))
+
+    assert shown("zedwort") >= set(ids.values())  # 20 continuations: the prefix query
+    ones = {ids[n] for n in ids if str(n).startswith("1")}  # zedwort1, zedwort10..19
+    assert len(ones) == 11
+    assert shown("zedwort1") & set(ids.values()) == ones  # 11: expanded into exact words
+    assert shown("zedwort20") & set(ids.values()) == {ids[20]}
+    assert accented_id in shown("zoël")  # not ASCII: the prefix query
+    assert accented_id in shown("zoel")  # diacritics folded, as in the index

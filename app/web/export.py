@@ -21,6 +21,7 @@ from app.web.leads import FilterError, LeadFilter
 
 BOM = "\ufeff"
 ROWS_PER_CHUNK = 500
+FIRST_ROWS = 100  # sent on their own, so the download starts before a whole chunk is read
 COLUMNS = (
     "id",
     "type",
@@ -75,9 +76,9 @@ def csv_chunks(read: Any, where: LeadFilter, tz: Any) -> Iterator[bytes]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     writer.writerow(COLUMNS)
-    for count, row in enumerate(leads.iterate(read, where, tz), start=1):
+    for count, row in enumerate(leads.iterate(read, where, tz, first=FIRST_ROWS), start=1):
         writer.writerow(_cells(row, tz))
-        if count % ROWS_PER_CHUNK == 0:
+        if count % ROWS_PER_CHUNK == 0 or count == FIRST_ROWS:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()

@@ -36,6 +36,7 @@ STATUS_CHOICES = ("active", *LEAD_STATUSES, "all")  # "active": everything not a
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 PREVIEW_CHARS = 160
+NEW_COUNT_KEY = "inbox_new_count"  # in the pooled connection's info: (data version, count)
 
 
 class FilterError(ValueError):
@@ -238,20 +239,25 @@ def page(connection: Connection, where: LeadFilter, tz: ZoneInfo) -> Page:
 EXPORT_COLUMNS = (*LEAD.columns, Chatbot.name.label("chatbot_name"), SORT_KEY.label("when"))
 
 
-def iterate(read: Any, where: LeadFilter, tz: ZoneInfo, *, chunk: int = 1000) -> Iterator[Row[Any]]:
-    """Every matching lead with full content, in short read transactions of ``chunk`` rows.
+def iterate(
+    read: Any, where: LeadFilter, tz: ZoneInfo, *, chunk: int = 1000, first: int = 100
+) -> Iterator[Row[Any]]:
+    """Every matching lead with full content, in short read transactions of ``chunk`` rows
+    (``first`` rows in the first, so the download starts without waiting for a full chunk).
 
     ``read`` is ``Database.read``: no transaction stays open while the client downloads, so a
     slow export never holds the database back.
     """
     cursor = where.cursor
+    size = min(first, chunk)
     while True:
         with read() as connection:
-            statement = listing(connection, EXPORT_COLUMNS, where, tz, cursor, chunk)
+            statement = listing(connection, EXPORT_COLUMNS, where, tz, cursor, size)
             rows = list(connection.execute(statement).all())
         yield from rows
-        if len(rows) < chunk:
+        if len(rows) < size:
             return
+        size = chunk
         if cursor is not None and rows[-1].id == cursor.id:
             # Only rows written outside this app (another time format) could do this;
             # stop rather than send the same rows forever.
@@ -260,7 +266,26 @@ def iterate(read: Any, where: LeadFilter, tz: ZoneInfo, *, chunk: int = 1000) ->
 
 
 def count_new(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).where(Lead.status == "new")).scalar() or 0)
+    """Leads with status ``new``: the menu badge on every page, and the API's ``new_count``.
+
+    Counting 250,000 new leads takes 20 ms, on every page. On SQLite the count is therefore
+    kept with the pooled connection and reused for as long as nothing was written: ``PRAGMA
+    data_version`` changes when any other connection commits (read in this transaction's
+    snapshot, like the count), ``total_changes`` when this one writes.
+    """
+    statement = select(func.count()).where(Lead.status == "new")
+    if connection.dialect.name != "sqlite":
+        return int(connection.execute(statement).scalar() or 0)
+    version = (
+        connection.exec_driver_sql("PRAGMA data_version").scalar(),
+        connection.connection.dbapi_connection.total_changes,  # type: ignore[union-attr]
+    )
+    cached = connection.info.get(NEW_COUNT_KEY)
+    if cached is not None and cached[0] == version:
+        return int(cached[1])
+    count = int(connection.execute(statement).scalar() or 0)
+    connection.info[NEW_COUNT_KEY] = (version, count)
+    return count
 
 
 def chatbots(connection: Connection) -> list[Row[Any]]:
