@@ -1,15 +1,27 @@
-"""Reading a chat-log push as a stream of windows and conversations, in bounded memory."""
+"""A chat-log push in bounded memory: its stored body read in pieces, parsed as a stream of
+windows and conversations, and written in chunks through a pipeline to the single writer."""
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterator
-from typing import Any
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, BinaryIO, TypeVar
 
 import ijson
 from ijson.common import ObjectBuilder
+from sqlalchemy import Connection, func, insert, select
+
+from app.db import Database, WriteJob
+from app.ingest import ParsedConversation
+from app.models import Conversation, Delivery, Message
 
 REQUIRED_WINDOW_KEYS = {"SerialNumber", "StartTime", "EndTime"}
+PIPELINE_DEPTH = 2  # chunks queued at the writer while the next one is parsed
+T = TypeVar("T")
 _OPENS = ("start_map", "start_array")
 _CLOSES = ("end_map", "end_array")
 Events = Iterator[tuple[str, Any]]
@@ -104,3 +116,180 @@ def _build(events: Events, event: str, value: Any, *, keep: bool = True) -> Any:
 def _drain(events: Events) -> None:
     for _ in events:
         pass  # the parser reports trailing garbage only when asked for more
+
+
+# ---- reading a stored body without loading it ---------------------------------------------
+
+REOPEN_BYTES = 16 * 1024 * 1024
+BODY_READ_BYTES = 256 * 1024
+
+
+class SQLiteBlobReader(io.RawIOBase):
+    """A BLOB column of one row, read in pieces through ``sqlite3.Blob`` (Python 3.11+).
+
+    Loading a 100 MB body with a SELECT costs twice its size (SQLite's copy, then Python's);
+    this costs one buffer. An open blob handle is a read transaction, which would hold back WAL
+    checkpoints while the processor writes hundreds of MB of records, so the handle is closed
+    and reopened (a new snapshot; the stored body never changes) every ``reopen_bytes``.
+    """
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        table: str,
+        column: str,
+        row: int,
+        *,
+        reopen_bytes: int = REOPEN_BYTES,
+    ) -> None:
+        super().__init__()
+        self._open = lambda: connection.blobopen(table, column, row, readonly=True)
+        self._reopen_bytes = reopen_bytes
+        self._blob: sqlite3.Blob | None = self._open()
+        self._size = len(self._blob)
+        self._offset = self._opened_at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._offset
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._offset, io.SEEK_END: self._size}[whence]
+        self._offset = max(0, base + offset)
+        return self._offset
+
+    def readinto(self, buffer: Any) -> int:
+        length = min(len(buffer), self._size - self._offset)
+        if length <= 0:
+            return 0
+        if self._blob is None or not 0 <= self._offset - self._opened_at < self._reopen_bytes:
+            if self._blob is not None:
+                self._blob.close()
+            self._blob, self._opened_at = self._open(), self._offset
+        self._blob.seek(self._offset)
+        data = self._blob.read(length)
+        memoryview(buffer).cast("B")[: len(data)] = data
+        self._offset += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if self._blob is not None:
+            self._blob.close()
+            self._blob = None
+        super().close()
+
+
+@contextlib.contextmanager
+def open_stored_body(db: Database, delivery_id: int) -> Iterator[BinaryIO]:
+    """The stored body as a file. On SQLite it is read in pieces and never held whole; other
+    databases hand it over in one piece (PostgreSQL has no incremental read of a bytea)."""
+    body: bytes | None = None
+    with db.read() as connection:
+        size = connection.execute(
+            select(func.length(Delivery.body)).where(Delivery.id == delivery_id)
+        ).scalar()
+        if db.engine.dialect.name != "sqlite" or not size:
+            body = connection.execute(
+                select(Delivery.body).where(Delivery.id == delivery_id)
+            ).scalar()
+            body = body or b""
+    if body is not None:
+        yield io.BytesIO(body)
+        return
+    raw = db.engine.raw_connection()
+    try:
+        reader = SQLiteBlobReader(raw.driver_connection, "delivery", "body", delivery_id)
+        with io.BufferedReader(reader, buffer_size=BODY_READ_BYTES) as stream:
+            yield stream
+    finally:
+        raw.close()
+
+
+# ---- writing it in chunks --------------------------------------------------------------
+
+
+class WritePipeline:
+    """Write jobs queued in order with a few in flight, so that parsing the next chunk (Python,
+    holding the GIL) overlaps SQLite storing and indexing this one (C, releasing it).
+
+    The writer runs jobs in the order they were submitted, so a job may rely on the ones before
+    it, such as a chunk on its window having been opened.
+    """
+
+    def __init__(self, db: Database, depth: int = PIPELINE_DEPTH) -> None:
+        self.db, self.depth = db, depth
+        self.waiting: deque[tuple[Future[Any], Callable[[Any], None] | None]] = deque()
+
+    def submit(self, job: WriteJob[T], then: Callable[[T], None] | None = None) -> None:
+        self.waiting.append((self.db.writer.submit(job), then))
+        while len(self.waiting) > self.depth:
+            self._settle()
+
+    def run(self, job: WriteJob[T]) -> T:
+        """Run after everything queued, and wait for it."""
+        self.drain()
+        return self.db.writer.run_sync(job)
+
+    def drain(self) -> None:
+        while self.waiting:
+            self._settle()
+
+    def _settle(self) -> None:
+        future, then = self.waiting.popleft()
+        value = future.result()  # a failed job fails the whole run: it is retried later
+        if then is not None:
+            then(value)
+
+
+class WindowRef:
+    """Filled in by the writer when the open job runs; read by the jobs queued after it."""
+
+    id: int | None = None
+
+    @property
+    def id_(self) -> int:
+        assert self.id is not None, "a window's jobs run after the job that opens it"
+        return self.id
+
+
+# Built once: building a statement per conversation cost more than SQLite's own work (see the
+# profile in docs/performance.md, "Daily push"). RETURNING with executemany keeps ids in order.
+_INSERT_CONVERSATIONS = insert(Conversation).returning(
+    Conversation.id, sort_by_parameter_order=True
+)
+_INSERT_MESSAGES = insert(Message)
+
+
+def add_conversations(
+    connection: Connection, window_id: int, serial: str, conversations: list[ParsedConversation]
+) -> int:
+    """Insert conversations and their messages, one statement each; returns the messages.
+
+    The same rows as ``ingest.add_conversations``, in the same order, without building a
+    statement per conversation.
+    """
+    if not conversations:
+        return 0
+    rows = [
+        {
+            "window_id": window_id,
+            "serial_number": serial,
+            "message_count": len(conversation.messages),
+            **conversation.values,
+        }
+        for conversation in conversations
+    ]
+    ids = connection.execute(_INSERT_CONVERSATIONS, rows).scalars().all()
+    messages = [
+        {"conversation_id": conversation_id, **message}
+        for conversation_id, conversation in zip(ids, conversations, strict=True)
+        for message in conversation.messages
+    ]
+    if messages:
+        connection.execute(_INSERT_MESSAGES, messages)
+    return len(messages)

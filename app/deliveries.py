@@ -45,7 +45,7 @@ class Attempt:
     received_at: datetime
     client_ip: str
     content_type: str | None
-    body: bytes
+    body: bytes | bytearray  # as received: copying a 100 MB push to bytes would double it
     signature_timestamp: int | None = None
 
     @property

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import io
 import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import ijson
 from sqlalchemy import Connection, bindparam, select, update
 
 from app import ingest
-from app.chatlog_stream import NotAChatLog, stream_chatlog
+from app.chatlog_stream import (
+    NotAChatLog,
+    WindowRef,
+    WritePipeline,
+    add_conversations,
+    open_stored_body,
+    stream_chatlog,
+)
 from app.db import Database
 from app.ingest import IngestError, ParsedConversation, WindowHeader
 from app.models import Delivery, Outcome, ProcessStatus, utcnow
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 INLINE_MAX_BYTES = 2 * 1024 * 1024
 CHUNK_MESSAGES = 5000
+CHUNK_BYTES = 2 * 1024 * 1024  # of message text: a few huge messages make a chunk too
 MAX_ERRORS_KEPT = 20
 
 
@@ -133,13 +140,23 @@ _FINISH = (
         kind=bindparam("kind"),
         process_status=bindparam("process_status"),
         process_error=bindparam("process_error"),
+        processing_started_at=bindparam("processing_started_at"),
         processed_at=bindparam("processed_at"),
         record_count=bindparam("record_count"),
     )
 )
 
 
-def finish(connection: Connection, delivery_id: int, result: Result, *, now: datetime) -> None:
+def finish(
+    connection: Connection,
+    delivery_id: int,
+    result: Result,
+    *,
+    now: datetime,
+    started: datetime | None = None,
+) -> None:
+    """Record the outcome: one UPDATE, since each rewrites the row with its body (see
+    ``_mark_pending``)."""
     connection.execute(
         _FINISH,
         {
@@ -147,6 +164,7 @@ def finish(connection: Connection, delivery_id: int, result: Result, *, now: dat
             "kind": result.kind,
             "process_status": result.status,
             "process_error": "\n".join(result.errors) or None,
+            "processing_started_at": started,
             "processed_at": now,
             "record_count": result.records,
         },
@@ -210,58 +228,71 @@ def process_stored(
 ) -> Result:
     """(Re)build the records of one stored delivery from its raw body."""
     started = utcnow()
-    db.writer.run_sync(lambda c: _mark_started(c, delivery_id, started))
-    with db.read() as connection:
-        body = connection.execute(select(Delivery.body).where(Delivery.id == delivery_id)).scalar()
-    body = body or b""
+    db.writer.run_sync(lambda c: _mark_pending(c, delivery_id))
     result: Result | None = None
-    if b'"Collection"' in body[:4096]:
-        # A body that only mentions "Collection" (a lead's Content, say) is parsed whole below.
-        with contextlib.suppress(NotAChatLog):
-            result = _process_streaming(db, delivery_id, body, stop)
-    if result is None:
-        try:
-            document = ingest.parse_json(body)
-        except IngestError as exc:
-            result = Result()
-            result.fail(str(exc))
-        else:
-            result = db.writer.run_sync(
-                lambda c: apply_document(c, document, delivery_id=delivery_id, now=utcnow())
-            )
+    with open_stored_body(db, delivery_id) as stream:
+        head = stream.read(4096)
+        if b'"Collection"' in head:
+            # A body that only mentions "Collection" (a lead's Content, say) is parsed whole below.
+            # parse_json skips one BOM too; ijson would choke on it.
+            stream.seek(len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0)
+            with contextlib.suppress(NotAChatLog):
+                result = _process_streaming(db, delivery_id, stream, stop)
+        if result is None:
+            stream.seek(0)
+            result = _process_whole(db, delivery_id, stream.read())
     if stop is not None and stop.is_set():
         return result  # interrupted: stays pending, resumes after the restart
-    db.writer.run_sync(lambda c: finish(c, delivery_id, result, now=utcnow()))
+    db.writer.run_sync(lambda c: finish(c, delivery_id, result, now=utcnow(), started=started))
     return result
 
 
-def _mark_started(connection: Connection, delivery_id: int, now: datetime) -> None:
+def _process_whole(db: Database, delivery_id: int, body: bytes) -> Result:
+    try:
+        document = ingest.parse_json(body)
+    except IngestError as exc:
+        result = Result()
+        result.fail(str(exc))
+        return result
+    return db.writer.run_sync(
+        lambda c: apply_document(c, document, delivery_id=delivery_id, now=utcnow())
+    )
+
+
+def _mark_pending(connection: Connection, delivery_id: int) -> None:
+    """A reprocessed delivery is pending until done, so a crash halfway resumes it.
+
+    Only when it is not pending already: SQLite rewrites a whole row to update one column of
+    it, a 100 MB body included (into memory twice, and into the WAL), which is why
+    ``processing_started_at`` is written by ``finish`` rather than here.
+    """
     connection.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(processing_started_at=now, process_status=ProcessStatus.PENDING)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.process_status.is_distinct_from(ProcessStatus.PENDING),
+        )
+        .values(process_status=ProcessStatus.PENDING)
     )
 
 
 def _process_streaming(
-    db: Database, delivery_id: int, body: bytes, stop: threading.Event | None
+    db: Database, delivery_id: int, stream: BinaryIO, stop: threading.Event | None
 ) -> Result:
     result = Result(kind="chatlog")
+    pipeline = WritePipeline(db)
     window: _WindowWriter | None = None
     window_index = -1
-    stream = io.BytesIO(body)
-    if body.startswith(codecs.BOM_UTF8):
-        stream.seek(len(codecs.BOM_UTF8))  # parse_json skips one too; ijson would choke on it
     try:
         for event, value in stream_chatlog(stream):
             if stop is not None and stop.is_set():
-                return result
+                break
             if event == "error":
                 result.fail(value)
                 continue
             if window is None:
                 window_index += 1
-                window = _WindowWriter(db, delivery_id, window_index, result)
+                window = _WindowWriter(pipeline, delivery_id, window_index, result)
             if event == "window":
                 window.set_header(value)
             elif event == "conversation":
@@ -271,6 +302,7 @@ def _process_streaming(
                 window = None
     except ijson.JSONError as exc:
         result.fail(f"invalid JSON: {exc}")
+    pipeline.drain()
     return result
 
 
@@ -281,14 +313,17 @@ class _WindowWriter:
     the order of its fields.
     """
 
-    def __init__(self, db: Database, delivery_id: int, index: int, result: Result) -> None:
-        self.db, self.delivery_id, self.index, self.result = db, delivery_id, index, result
-        self.window_id: int | None = None
+    def __init__(
+        self, pipeline: WritePipeline, delivery_id: int, index: int, result: Result
+    ) -> None:
+        self.pipeline, self.delivery_id, self.index = pipeline, delivery_id, index
+        self.result = result
+        self.window: WindowRef | None = None
         self.header: WindowHeader | None = None
         self.waiting: list[Any] = []  # conversations that came before the window's fields
         self.position = 0
         self.pending: list[ParsedConversation] = []
-        self.pending_messages = 0
+        self.pending_messages = self.pending_bytes = 0
         self.written = 0  # messages of this window already committed
         self.failed = False
 
@@ -301,25 +336,31 @@ class _WindowWriter:
         except IngestError as exc:
             self._fail(f"Collection[{self.index}]: {exc}")
             return
-        if self.window_id is None:
-            self.window_id = self.db.writer.run_sync(
-                lambda c: ingest.open_window(c, header, delivery_id=self.delivery_id, now=utcnow())
-            )
+        if self.window is None:
+            window = self.window = WindowRef()
+            delivery_id = self.delivery_id
+
+            def open_window(connection: Connection) -> None:
+                window.id = ingest.open_window(
+                    connection, header, delivery_id=delivery_id, now=utcnow()
+                )
+
+            self.pipeline.submit(open_window)
             self.header = header
             waiting, self.waiting = self.waiting, []
             for conversation in waiting:
                 self.add(conversation)
         elif header != self.header:
-            window_id = self.window_id
-            self.db.writer.run_sync(
-                lambda c: ingest.update_window_header(c, window_id, header, now=utcnow())
+            window = self.window
+            self.pipeline.submit(
+                lambda c: ingest.update_window_header(c, window.id_, header, now=utcnow())
             )
             self.header = header
 
     def add(self, document: Any) -> None:
         if self.failed:
             return
-        if self.window_id is None:
+        if self.window is None:
             self.waiting.append(document)
             return
         position, self.position = self.position, self.position + 1
@@ -330,33 +371,36 @@ class _WindowWriter:
             return
         self.pending.append(conversation)
         self.pending_messages += len(conversation.messages)
-        if self.pending_messages >= CHUNK_MESSAGES:
+        self.pending_bytes += sum(len(m["content"]) for m in conversation.messages)
+        if self.pending_messages >= CHUNK_MESSAGES or self.pending_bytes >= CHUNK_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending or self.window_id is None or self.header is None:
+        if not self.pending or self.window is None or self.header is None:
             return
-        window_id, serial, chunk = self.window_id, self.header.serial_number, self.pending
-        self.pending, self.pending_messages = [], 0
-        written = self.db.writer.run_sync(
-            lambda c: ingest.add_conversations(c, window_id, serial, chunk)
+        window, serial, chunk = self.window, self.header.serial_number, self.pending
+        self.pending, self.pending_messages, self.pending_bytes = [], 0, 0
+        self.pipeline.submit(
+            lambda c: add_conversations(c, window.id_, serial, chunk), then=self._written
         )
-        self.written += written
-        self.result.records += written
+
+    def _written(self, messages: int) -> None:
+        self.written += messages
+        self.result.records += messages
 
     def close(self) -> None:
-        if self.failed or self.window_id is None:
+        if self.failed or self.window is None:
             return
         self.flush()
-        window_id = self.window_id
-        self.db.writer.run_sync(lambda c: ingest.close_window(c, window_id))
+        window = self.window
+        self.pipeline.submit(lambda c: ingest.close_window(c, window.id_))
 
     def _fail(self, message: str) -> None:
         """A bad window stores nothing, as inline: undo what was written before we knew."""
         self.result.fail(message)
         self.failed = True
         self.waiting, self.pending = [], []
-        self.result.records -= self.written
-        if self.window_id is not None:
-            window_id, self.window_id = self.window_id, None
-            self.db.writer.run_sync(lambda c: ingest.drop_window(c, window_id))
+        if self.window is not None:
+            window, self.window = self.window, None
+            self.pipeline.run(lambda c: ingest.drop_window(c, window.id_))
+        self.result.records -= self.written  # every chunk has settled: run() drained them

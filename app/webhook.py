@@ -55,7 +55,7 @@ def error(status_code: int, message: str) -> JSONResponse:
     return JSONResponse({"status": "error", "error": message}, status_code=status_code)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytearray:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
@@ -67,7 +67,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise BodyTooLarge
-    return bytes(body)
+    return body  # not bytes(body): a 100 MB push would be held twice
 
 
 class Webhook:

@@ -87,6 +87,20 @@ def write_requests(path: Path, count: int) -> None:
             out.write(f"t={now},v1={mac}\t{body}\n")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process (all its threads) has used so far."""
+    return _ticks(Path(f"/proc/{pid}/stat")) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_ticks(pid: int) -> dict[str, int]:
+    return {task.name: _ticks(task / "stat") for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def _ticks(stat: Path) -> int:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -154,6 +168,7 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SIGNING_KEY",)}
         env.update(DATA_DIR=str(work / "data"), WEBHOOK_SIGNING_KEY=KEY, LOG_LEVEL="warning")
         results = {}
+        per_thread: dict[str, list[int]] = {}
         for name, command in (
             (
                 "bare",
@@ -177,7 +192,17 @@ def main() -> int:
                 command = [*command, "--port", str(port)]
             process = start(command, run_env, port, work / f"{name}.log")
             try:
+                cpu_before = cpu_seconds(process.pid)
+                threads_before = thread_ticks(process.pid)
                 results[name] = run_wrk(port, script, data, args.seconds, args.connections)
+                busy = [
+                    ticks - threads_before.get(tid, 0)
+                    for tid, ticks in thread_ticks(process.pid).items()
+                ]
+                per_thread[name] = sorted((b for b in busy if b), reverse=True)
+                results[name]["cpu_us"] = (
+                    1e6 * (cpu_seconds(process.pid) - cpu_before) / results[name]["requests"]
+                )
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(60)
@@ -189,9 +214,17 @@ def main() -> int:
         print(
             f"{name:5} {result['rps']:9.0f} req/s  p50 {result['p50']:6.2f} ms  "
             f"p99 {result['p99']:6.2f} ms  requests {result['requests']:.0f}  "
-            f"non-2xx {result['failed']:.0f}"
+            f"non-2xx {result['failed']:.0f}  server CPU {result['cpu_us']:.0f} us/request"
         )
+    for name, ticks in per_thread.items():
+        clock = os.sysconf("SC_CLK_TCK")
+        shares = ", ".join(f"{1e6 * t / clock / results[name]['requests']:.0f}" for t in ticks)
+        print(f"{name:5} busiest threads, us CPU/request: {shares}")
     ratio = results["app"]["rps"] / results["bare"]["rps"]
+    # CPU time per request is what a busy machine disturbs least: it bounds the ratio that an
+    # otherwise idle machine would show, when both servers are CPU-bound.
+    cpu_ratio = results["bare"]["cpu_us"] / results["app"]["cpu_us"]
+    print(f"CPU-per-request ratio bare/app: {cpu_ratio:.2f}")
     print(
         f"ratio app/bare: {ratio:.2f} (target >= 0.5); app p99 {results['app']['p99']:.2f} ms "
         "(target <= 25)"

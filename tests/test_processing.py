@@ -9,6 +9,7 @@ import copy
 import io
 import json
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +20,13 @@ import pytest
 from spec_examples import SERIAL, SPEC_CHATLOG
 from sqlalchemy import insert, text
 
-from app.chatlog_stream import NotAChatLog, stream_chatlog
+from app.chatlog_stream import NotAChatLog, SQLiteBlobReader, stream_chatlog
 from app.config import load_settings
 from app.db import Database
 from app.ingest import parse_json
 from app.models import Delivery, Outcome, ProcessStatus
 from app.processing import (
+    CHUNK_BYTES,
     CHUNK_MESSAGES,
     Result,
     apply_document,
@@ -544,3 +546,52 @@ def test_stop_leaves_the_delivery_pending(db: Database) -> None:
     delivery_id = stored_delivery(db, json.dumps(chatlog()).encode())
     process_stored(db, delivery_id, stop=stop)
     assert rows(db, "SELECT process_status FROM delivery") == [("pending",)]
+
+
+# ---- large stored bodies: read in pieces, written in bounded chunks ---------------------
+
+
+def test_blob_reader_reads_the_stored_body_exactly(db: Database) -> None:
+    body = bytes(range(256)) * 40_000  # 10 MB, no two neighbouring pieces alike
+    delivery_id = stored_delivery(db, body)
+    raw = db.engine.raw_connection()
+    try:
+        # A small reopen interval: most reads cross from one blob handle to the next.
+        reader = SQLiteBlobReader(
+            raw.driver_connection, "delivery", "body", delivery_id, reopen_bytes=300_001
+        )
+        with io.BufferedReader(reader, buffer_size=65_536) as stream:
+            assert stream.read(7) == body[:7]
+            stream.seek(5_000_003)
+            assert stream.read(1_000_000) == body[5_000_003:6_000_003]
+            stream.seek(0)
+            assert stream.read() == body
+            assert stream.read(10) == b""
+    finally:
+        raw.close()
+
+
+def test_processing_a_stored_push_never_holds_its_body(db: Database) -> None:
+    """The body is read in pieces and written in chunks of bounded size, so Python's memory
+    stays far below the body's size even when a few huge messages make up the whole push."""
+    text = "lorem ipsum dolor sit amet " * 800  # 21.6 kB a message
+    conversations = [
+        {"SessionID": n, "Messages": [{"Type": "User", "Content": f"{text} n{n}"}] * 4}
+        for n in range(300)
+    ]
+    body = json.dumps(window("bot-a", 1, conversations)).encode()
+    body = b'{"Collection":[' + body + b"]}"
+    assert len(body) > 25_000_000
+    delivery_id = stored_delivery(db, body)
+    commits = db.writer.commits
+    del conversations
+    tracemalloc.start()
+    try:
+        result = process_stored(db, delivery_id)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (result.records, result.errors) == (1200, [])
+    assert peak < len(body) / 2, f"peak {peak / 1e6:.1f} MB for a {len(body) / 1e6:.1f} MB body"
+    assert db.writer.commits - commits >= len(body) // CHUNK_BYTES // 2  # chunked by size
+    assert match(db, "message", "n299") == [1197, 1198, 1199, 1200]
