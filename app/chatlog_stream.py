@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from app.db import Database, WriteJob
 from app.ingest import ParsedConversation
-from app.models import Conversation, Delivery, Message
+from app.models import STORED_BODY, Conversation, Delivery, DeliveryBody, Message
 
 REQUIRED_WINDOW_KEYS = {"SerialNumber", "StartTime", "EndTime"}
 PIPELINE_DEPTH = 2  # chunks queued at the writer while the next one is parsed
@@ -188,22 +188,26 @@ class SQLiteBlobReader(io.RawIOBase):
 def open_stored_body(db: Database, delivery_id: int) -> Iterator[BinaryIO]:
     """The stored body as a file. On SQLite it is read in pieces and never held whole; other
     databases hand it over in one piece (PostgreSQL has no incremental read of a bytea)."""
-    body: bytes | None = None
+    sqlite = db.engine.dialect.name == "sqlite"
     with db.read() as connection:
-        size = connection.execute(
+        apart = connection.execute(
+            select(func.length(DeliveryBody.body)).where(DeliveryBody.delivery_id == delivery_id)
+        ).scalar()
+        inline = connection.execute(
             select(func.length(Delivery.body)).where(Delivery.id == delivery_id)
         ).scalar()
-        if db.engine.dialect.name != "sqlite" or not size:
+        body: bytes | None = None
+        if not sqlite or not (apart or inline):
             body = connection.execute(
-                select(Delivery.body).where(Delivery.id == delivery_id)
+                select(STORED_BODY).where(Delivery.id == delivery_id)
             ).scalar()
-            body = body or b""
-    if body is not None:
-        yield io.BytesIO(body)
+    if body is not None or not (apart or inline):
+        yield io.BytesIO(body or b"")
         return
+    table = "delivery_body" if apart else "delivery"  # large ones are apart (migration 0002)
     raw = db.engine.raw_connection()
     try:
-        reader = SQLiteBlobReader(raw.driver_connection, "delivery", "body", delivery_id)
+        reader = SQLiteBlobReader(raw.driver_connection, table, "body", delivery_id)
         with io.BufferedReader(reader, buffer_size=BODY_READ_BYTES) as stream:
             yield stream
     finally:

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -82,6 +92,22 @@ class Delivery(SQLModel, table=True):
     processing_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     record_count: int = 0
+
+
+class DeliveryBody(SQLModel, table=True):
+    """A large accepted body, kept apart so that updating its delivery never rewrites it."""
+
+    __tablename__ = "delivery_body"
+
+    delivery_id: int = Field(primary_key=True, foreign_key="delivery.id", ondelete="CASCADE")
+    body: bytes = Field(sa_type=LargeBinary)
+
+
+# A delivery's stored body, wherever it was put (large accepted ones: ``delivery_body``).
+STORED_BODY = func.coalesce(
+    Delivery.body,
+    select(DeliveryBody.body).where(DeliveryBody.delivery_id == Delivery.id).scalar_subquery(),
+)
 
 
 class Chatbot(SQLModel, table=True):

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from spec_examples import SPEC_LEAD
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 from app.db import Database
 from app.deliveries import (
+    BODY_PIECE_BYTES,
     QUARANTINE_ACCEPTED,
     REFUSAL_LOG_MAX_ROWS,
     REFUSED_BODY_CAP,
@@ -27,7 +28,7 @@ from app.deliveries import (
     store_accepted,
     store_refusal,
 )
-from app.models import Delivery, Outcome
+from app.models import STORED_BODY, Delivery, Outcome
 from app.processing import INLINE_MAX_BYTES
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -117,6 +118,21 @@ def test_large_body_is_left_for_the_processor(db: Database) -> None:
     stored = accept(db, body)
     assert stored.pending
     assert rows(db, "SELECT process_status, kind FROM delivery") == [("pending", None)]
+
+
+def test_large_body_is_kept_apart_byte_for_byte(db: Database) -> None:
+    """In delivery_body, so updating the delivery never rewrites 100 MB; read back whole."""
+    body = bytearray(b'{"Collection":[],"Padding":"' + bytes(range(35, 127)) * 40_000 + b'"}')
+    assert len(body) > 3 * BODY_PIECE_BYTES  # written in several pieces
+    stored = accept(db, bytes(body))
+    assert rows(db, "SELECT body FROM delivery") == [(None,)]
+    assert rows(db, "SELECT delivery_id, body FROM delivery_body") == [
+        (stored.delivery_id, bytes(body))
+    ]
+    with db.read() as connection:
+        whole = connection.execute(select(STORED_BODY).where(Delivery.id == stored.delivery_id))
+        assert whole.scalar() == bytes(body)
+    assert accept(db, bytes(body)).duplicate  # the duplicate check still finds it
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,3 +118,19 @@ def test_receiver_and_inbox_on_postgresql(
         "make an appointment",
         "Please select the date and time...",
     ]
+
+    # A push over the inline limit is stored apart (delivery_body), answered, then processed
+    # in the background from there.
+    window = SPEC_CHATLOG["Collection"][0]
+    big = [{"Type": "bot", "Content": f"{n} " + "x" * 1_000_000} for n in range(3)]
+    conversation = {**window["Conversations"][0], "SessionID": 41000, "Messages": big}
+    push = {"Collection": [{**window, "StartTime": "2026-01-01T00:00:00Z",
+                            "Conversations": [conversation]}]}  # fmt: skip
+    assert vendor.post(push).content == SUCCESS
+    assert vendor.post({**SPEC_LEAD, "SessionID": 41000}).content == SUCCESS
+    (pushed,) = [lead for lead in api(app, "/api/leads")["leads"] if lead["session_id"] == 41000]
+    deadline = time.monotonic() + 60
+    while not (transcript := api(app, f"/api/leads/{pushed['id']}")["transcript"]):
+        assert time.monotonic() < deadline, "the large push was not processed"
+        time.sleep(0.5)
+    assert [len(m["content"]) for m in transcript[0]["messages"]] == [1_000_002] * 3

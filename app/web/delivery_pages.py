@@ -17,7 +17,7 @@ from app.deliveries import (
     discard_from_quarantine,
     mark_for_reprocessing,
 )
-from app.models import ChatWindow, Delivery, Lead, Outcome, ProcessStatus
+from app.models import STORED_BODY, ChatWindow, Delivery, Lead, Outcome, ProcessStatus
 from app.web.context import flash, redirect, web
 
 PER_PAGE = 50
@@ -107,7 +107,7 @@ def detail_page(request: Request) -> Response:
             raise HTTPException(404, "No such delivery.")
         source = row.duplicate_of or row.id
         shown = connection.execute(
-            select(func.substr(Delivery.body, 1, SHOWN_BODY_BYTES + 1)).where(Delivery.id == source)
+            select(func.substr(STORED_BODY, 1, SHOWN_BODY_BYTES + 1)).where(Delivery.id == source)
         ).scalar()
         records = _records(connection, source)
     body, cut = pretty_body(bytes(shown or b""), row.body_size)
@@ -143,13 +143,10 @@ def raw_body(request: Request) -> Response:
     app = web(request)
     delivery_id = int(request.path_params["delivery_id"])
     with app.db.read() as connection:
-        row = connection.execute(
-            select(Delivery.body, Delivery.duplicate_of).where(Delivery.id == delivery_id)
-        ).first()
+        stored = select(STORED_BODY.label("body"), Delivery.duplicate_of)
+        row = connection.execute(stored.where(Delivery.id == delivery_id)).first()
         if row is not None and row.body is None and row.duplicate_of:
-            row = connection.execute(
-                select(Delivery.body, Delivery.duplicate_of).where(Delivery.id == row.duplicate_of)
-            ).first()
+            row = connection.execute(stored.where(Delivery.id == row.duplicate_of)).first()
     if row is None or row.body is None:
         raise HTTPException(404, "No stored body for this delivery.")
     return Response(
