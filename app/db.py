@@ -227,8 +227,11 @@ class Writer:
                 connection.invalidate()
                 connection = None
                 # Whoever queued while this batch waited for the lock has waited too: answer
-                # them now rather than let each wait a whole busy timeout again.
-                stopping = self._fail_queued(failure) or stopping
+                # them now rather than let each wait a whole busy timeout again. Taken before
+                # anyone hears of the failure, so a retry sent after it is tried afresh.
+                queued, stop_seen = self._take_queued()
+                stopping = stopping or stop_seen
+                self._fail([*batch, *queued], failure)
         if connection is not None:
             connection.close()
 
@@ -253,8 +256,7 @@ class Writer:
                     results = [self._run_one(connection, job) for job in batch]
         except DBAPIError as exc:
             log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
-            self._fail(batch, exc)
-            return exc
+            return exc  # the caller fails the batch
         self.commits += 1
         for job, (result, error) in zip(batch, results, strict=True):
             if error is None:
@@ -263,21 +265,19 @@ class Writer:
                 job.future.set_exception(error)
         return None
 
-    def _fail_queued(self, exc: BaseException) -> bool:
-        """Fail every job waiting in the queue; True if the stop sentinel was among them."""
+    def _take_queued(self) -> tuple[list[_Job], bool]:
+        """Every job waiting in the queue, and whether the stop sentinel was among them."""
         waiting: list[_Job] = []
         stop_seen = False
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return waiting, stop_seen
             if job is None:
                 stop_seen = True
             elif job.future.set_running_or_notify_cancel():
                 waiting.append(job)
-        self._fail(waiting, exc)
-        return stop_seen
 
     @staticmethod
     def _run_together(connection: Connection, batch: list[_Job]) -> list[tuple[Any, None]]:
