@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -21,11 +18,8 @@ from app.deliveries import (
     discard_from_quarantine,
     mark_for_reprocessing,
 )
-from app.jsonjs import js_stringify
 from app.models import Delivery, Outcome, ProcessStatus
 from app.processing import process_stored
-from app.signature import HEADER, sign
-from app.webhook import SUCCESS
 
 QUARANTINE_ACTIONS = {"accept": accept_from_quarantine, "discard": discard_from_quarantine}
 
@@ -110,28 +104,13 @@ def send_test(settings: Settings, args: argparse.Namespace) -> int:
     if not key:
         print("no key: pass --key or set WEBHOOK_SIGNING_KEY", file=sys.stderr)
         return 2
-    url = args.url or f"http://127.0.0.1:{settings.port}/webhook"
-    body = js_stringify(samples.build(args.kind)).encode("utf-8")
-    timestamp = str(int(time.time()))
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            HEADER: f"t={timestamp},v1={sign(key, timestamp, body)}",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, answer = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, answer = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        print(f"could not reach {url}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+    url = args.url or samples.loopback_webhook_url(settings)
+    answer = samples.send_signed(url, key, samples.build(args.kind))
+    if answer.status is None:
+        print(f"could not reach {url}: {answer.error}", file=sys.stderr)
         return 1
-    print(f"{status} {answer.decode('utf-8', 'replace')}")
-    return 0 if status == 200 and answer == SUCCESS else 1
+    print(f"{answer.status} {answer.body.decode('utf-8', 'replace')}")
+    return 0 if answer.ok else 1
 
 
 def _with_database(settings: Settings) -> Database:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from app import ingest
 from app.models import Delivery, DeliveryBody, Outcome, ProcessStatus, utcnow
-from app.processing import INLINE_MAX_BYTES, process_inline
+from app.processing import INLINE_MAX_BYTES, parse_body, process_inline
 from app.statements import Prepared
 
 REFUSED_BODY_CAP = 4096  # a refused stranger's body is evidence, not data: keep its start
@@ -111,7 +111,13 @@ def store_accepted(
             process_status=None,
         )
         return Stored(_INSERT_ACCEPTED.scalar(connection, row), duplicate=True, pending=False)
-    lead = ingest.lead_from_body(attempt.body) if len(attempt.body) <= INLINE_MAX_BYTES else None
+    if len(attempt.body) > INLINE_MAX_BYTES:
+        # Committed raw and answered; the background processor makes its records.
+        delivery_id = _INSERT_ACCEPTED.scalar(connection, {**row, "body": None})
+        _store_large_body(connection, delivery_id, attempt.body)
+        return Stored(delivery_id, duplicate=False, pending=True)
+    parsed = parse_body(attempt.body)
+    lead = None if parsed.error else ingest.lead_in(parsed.document)
     if lead is not None:
         # The common case, a valid lead: stored already processed, with no update after.
         kind, values = lead
@@ -119,13 +125,10 @@ def store_accepted(
         row["record_count"] = 1
         delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
         ingest.store_lead(connection, values, delivery_id=delivery_id, now=now)
-        return Stored(delivery_id, duplicate=False, pending=False)
-    if len(attempt.body) > INLINE_MAX_BYTES:
-        delivery_id = _INSERT_ACCEPTED.scalar(connection, {**row, "body": None})
-        _store_large_body(connection, delivery_id, attempt.body)
-        return Stored(delivery_id, duplicate=False, pending=True)
-    delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
-    return _process_or_defer(connection, delivery_id, attempt.body, now)
+    else:
+        delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
+        process_inline(connection, delivery_id, parsed, now=now)
+    return Stored(delivery_id, duplicate=False, pending=False)
 
 
 def _store_large_body(connection: Connection, delivery_id: int, body: bytes | bytearray) -> None:
@@ -143,16 +146,6 @@ def _store_large_body(connection: Connection, delivery_id: int, body: bytes | by
     with driver.blobopen("delivery_body", "body", delivery_id) as blob:  # type: ignore[union-attr]
         for offset in range(0, len(body), BODY_PIECE_BYTES):
             blob.write(piece[offset : offset + BODY_PIECE_BYTES])
-
-
-def _process_or_defer(
-    connection: Connection, delivery_id: int, body: bytes, now: datetime
-) -> Stored:
-    """Small bodies become records in this transaction; large ones wait for the Processor."""
-    if len(body) > INLINE_MAX_BYTES:
-        return Stored(delivery_id, duplicate=False, pending=True)
-    process_inline(connection, delivery_id, body, now=now)
-    return Stored(delivery_id, duplicate=False, pending=False)
 
 
 def store_refusal(
@@ -260,7 +253,10 @@ def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
             committed_at=now,
         )
     )
-    return _process_or_defer(connection, delivery_id, row.body, now)
+    if len(row.body) > INLINE_MAX_BYTES:
+        return Stored(delivery_id, duplicate=False, pending=True)  # for the Processor
+    process_inline(connection, delivery_id, parse_body(row.body), now=now)
+    return Stored(delivery_id, duplicate=False, pending=False)
 
 
 def discard_from_quarantine(connection: Connection, delivery_id: int) -> None:

@@ -196,17 +196,16 @@ def lead_values(document: object) -> dict[str, Any]:
     return values
 
 
-def lead_from_body(body: bytes) -> tuple[str, dict[str, Any]] | None:
-    """The kind and columns of a body that is a valid lead or appointment, else None.
+def lead_in(document: object) -> tuple[str, dict[str, Any]] | None:
+    """The kind and columns of a parsed body that is a valid lead or appointment, else None.
 
-    The webhook's fast path: anything else (a chat log, bad JSON, a bad field) returns None and
-    takes the general path, which records what was wrong.
+    The webhook's fast path: anything else (a chat log, a bad field) returns None and takes the
+    general path, which records what was wrong.
     """
+    kind = kind_of(document)
+    if kind in ("chatlog", "unknown"):
+        return None
     try:
-        document = parse_json(body)
-        kind = kind_of(document)
-        if kind in ("chatlog", "unknown"):
-            return None
         return kind, lead_values(document)
     except IngestError:
         return None

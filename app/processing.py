@@ -115,18 +115,32 @@ def _parse_conversations(
             result.fail(f"Collection[{window_index}].Conversations[{position}]: {exc}")
 
 
-def process_inline(
-    connection: Connection, delivery_id: int, body: bytes, *, now: datetime
-) -> Result:
-    """Parse a small body in the storing transaction; a failure leaves the raw row flagged."""
+@dataclass(frozen=True)
+class Parsed:
+    """A small body read as JSON, before anything is written."""
+
+    document: Any = None
+    error: str | None = None  # why it is not JSON we can read
+
+
+def parse_body(body: bytes | bytearray) -> Parsed:
     try:
-        document = ingest.parse_json(body)
+        return Parsed(ingest.parse_json(body))
     except IngestError as exc:
+        return Parsed(error=str(exc))
+
+
+def process_inline(
+    connection: Connection, delivery_id: int, parsed: Parsed, *, now: datetime
+) -> Result:
+    """Store a small body's records in the storing transaction; a failure leaves the raw row
+    flagged."""
+    if parsed.error is not None:
         result = Result()
-        result.fail(str(exc))
+        result.fail(parsed.error)
     else:
         with connection.begin_nested() as savepoint:
-            result = apply_document(connection, document, delivery_id=delivery_id, now=now)
+            result = apply_document(connection, parsed.document, delivery_id=delivery_id, now=now)
             if result.kind == "unknown":
                 savepoint.rollback()
     finish(connection, delivery_id, result, now=now)
@@ -248,14 +262,13 @@ def process_stored(
 
 
 def _process_whole(db: Database, delivery_id: int, body: bytes) -> Result:
-    try:
-        document = ingest.parse_json(body)
-    except IngestError as exc:
+    parsed = parse_body(body)
+    if parsed.error is not None:
         result = Result()
-        result.fail(str(exc))
+        result.fail(parsed.error)
         return result
     return db.writer.run_sync(
-        lambda c: apply_document(c, document, delivery_id=delivery_id, now=utcnow())
+        lambda c: apply_document(c, parsed.document, delivery_id=delivery_id, now=utcnow())
     )
 
 

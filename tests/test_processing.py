@@ -30,6 +30,7 @@ from app.processing import (
     CHUNK_MESSAGES,
     Result,
     apply_document,
+    parse_body,
     process_inline,
     process_stored,
 )
@@ -306,7 +307,9 @@ def test_redelivery_leaves_no_stale_search_entries(db: Database) -> None:
 
 def test_unknown_body_stores_nothing_inline(db: Database) -> None:
     delivery_id = stored_delivery(db, b"[1]")
-    result = db.writer.run_sync(lambda c: process_inline(c, delivery_id, b"[1]", now=NOW))
+    result = db.writer.run_sync(
+        lambda c: process_inline(c, delivery_id, parse_body(b"[1]"), now=NOW)
+    )
     assert result.kind == "unknown"
     assert rows(db, "SELECT kind, process_status, process_error FROM delivery") == [
         (
@@ -319,7 +322,7 @@ def test_unknown_body_stores_nothing_inline(db: Database) -> None:
 
 def test_invalid_json_inline_is_flagged(db: Database) -> None:
     delivery_id = stored_delivery(db, b"{")
-    db.writer.run_sync(lambda c: process_inline(c, delivery_id, b"{", now=NOW))
+    db.writer.run_sync(lambda c: process_inline(c, delivery_id, parse_body(b"{"), now=NOW))
     ((status, error),) = rows(db, "SELECT process_status, process_error FROM delivery")
     assert status == "failed"
     assert error.startswith("invalid JSON")

@@ -10,26 +10,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from conftest import AppProcess, InboxClient
+from spec_examples import SERIAL, SPEC_LEAD
 from vendor import HelloClientFake
 
-SERIAL = "59001dd73709417321c58b11693183a2"
 _sessions = itertools.count(500_000)
 
 
 def lead(**fields: Any) -> dict[str, Any]:
-    """A lead as the vendor's document shows one; each call a new session."""
+    """The vendor document's lead, created at ``when`` (default now); each call a new session."""
     moment = fields.pop("when", datetime.now(UTC))
     return {
-        "SerialNumber": SERIAL,
-        "Type": "Lead",
-        "FirstName": "David",
-        "LastName": "Garcia",
-        "Email": "test@qq.com",
-        "PhoneNumber": "",
+        **SPEC_LEAD,
         "CreateTime": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "Content": "test",
         "SessionID": next(_sessions),
-        "URI": "www.helloclient.com",
         **fields,
     }
 

@@ -5,9 +5,6 @@ signed test lead through the real endpoint, the calendar link, and the admin acc
 from __future__ import annotations
 
 import secrets
-import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -19,14 +16,12 @@ from starlette.routing import Route
 
 from app import samples
 from app.config import Settings
-from app.jsonjs import js_stringify
 from app.models import Delivery, Lead, Outcome, ProcessStatus, utcnow
-from app.signature import HEADER, key_fingerprint, sign
+from app.signature import key_fingerprint
 from app.web import store
 from app.web.auth import token_sha256
 from app.web.context import flash, redirect, web
 from app.web.security import is_https
-from app.webhook import SUCCESS
 
 ALLOWLIST_REASON = "not in WEBHOOK_ALLOWED_IPS"
 STATS_DAYS = 7
@@ -117,17 +112,6 @@ def status_page(request: Request) -> Response:
     return _page(request)
 
 
-def _loopback_url(settings: Settings) -> str:
-    host = settings.host
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}/webhook"
-
-
 def send_test_lead(settings: Settings) -> dict[str, Any]:
     """Sign a sample lead exactly as Hello Client does and post it to our own /webhook."""
     if not settings.signing_keys:
@@ -138,26 +122,14 @@ def send_test_lead(settings: Settings) -> dict[str, Any]:
         LastName="Lead",
         Content="A test lead sent from the Status page. Archive it when you have seen it.",
     )
-    body = js_stringify(payload).encode("utf-8")
-    timestamp = str(int(time.time()))
-    signature = f"t={timestamp},v1={sign(settings.signing_keys[0], timestamp, body)}"
-    request = urllib.request.Request(
-        _loopback_url(settings),
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", HEADER: signature},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, answer = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, answer = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return {"ok": False, "status": None, "answer": f"could not connect: {exc}"}
+    url = samples.loopback_webhook_url(settings)
+    answer = samples.send_signed(url, settings.signing_keys[0], payload)
+    if answer.status is None:
+        return {"ok": False, "status": None, "answer": f"could not connect: {answer.error}"}
     return {
-        "ok": status == 200 and answer == SUCCESS,
-        "status": status,
-        "answer": answer.decode("utf-8", "replace")[:500],
+        "ok": answer.ok,
+        "status": answer.status,
+        "answer": answer.body.decode("utf-8", "replace")[:500],
         "session_id": payload["SessionID"],
     }
 
