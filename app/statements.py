@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import ClauseElement
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, for the dialect named (SQLite and PostgreSQL both do)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 @dataclass(frozen=True)

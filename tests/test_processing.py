@@ -23,7 +23,6 @@ from sqlalchemy import insert, text
 from app.chatlog_stream import NotAChatLog, SQLiteBlobReader, stream_chatlog
 from app.config import load_settings
 from app.db import Database
-from app.ingest import parse_json
 from app.models import Delivery, Outcome, ProcessStatus
 from app.processing import (
     CHUNK_BYTES,
@@ -34,6 +33,7 @@ from app.processing import (
     process_inline,
     process_stored,
 )
+from app.vendor import parse_json
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.config import Settings
 from app.db import Database
-from app.notify.models import KINDS
+from app.notify.kinds import KINDS
 from app.notify.service import NotifyService
 from app.notify.targets import TargetError
 

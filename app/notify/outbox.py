@@ -26,11 +26,21 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.models import Chatbot, ChatWindow, Delivery, Lead, Outcome, ProcessStatus, UTCDateTime
-from app.notify.models import NotifyOutbox, NotifyTarget, RowStatus, Source, lead_kind
-from app.statements import Prepared
+from app.models import (
+    Chatbot,
+    ChatWindow,
+    Delivery,
+    Lead,
+    NotifyOutbox,
+    NotifyTarget,
+    Outcome,
+    ProcessStatus,
+    RowStatus,
+    UTCDateTime,
+)
+from app.notify.kinds import Source, lead_kind
+from app.statements import Prepared, upsert_insert
 
 DUE_ROWS_PER_PASS = 20_000
 
@@ -47,11 +57,7 @@ def unregister_waker(engine: Engine) -> None:
 
 
 def _insert(connection: Connection, table: Any) -> Any:
-    return _dialect_insert(connection.dialect.name, table)
-
-
-def _dialect_insert(dialect: str, table: Any) -> Any:
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return upsert_insert(connection.dialect.name, table)
 
 
 def _at(moment: datetime) -> Any:
@@ -74,7 +80,7 @@ def _enqueue_lead_statement(kind: str) -> Prepared:
     columns = ["target_key", "kind", "lead_id", "status", "attempts", "created_at"]
     return Prepared(
         lambda dialect: (
-            _dialect_insert(dialect, NotifyOutbox)
+            upsert_insert(dialect, NotifyOutbox)
             .from_select([*columns, "next_attempt_at"], rows)
             .on_conflict_do_nothing()
         )

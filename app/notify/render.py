@@ -22,9 +22,9 @@ from apprise.conversion import convert_between
 
 from app import samples
 from app.config import Settings
-from app.ingest import parse_time
-from app.notify.models import lead_kind
+from app.notify.kinds import lead_kind
 from app.notify.templates import DEFAULTS, Origin, ResolvedTemplate, render_text
+from app.vendor import parse_time
 
 log = logging.getLogger(__name__)
 

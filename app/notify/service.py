@@ -18,9 +18,9 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from app.config import Settings
 from app.db import Database
-from app.models import utcnow
+from app.models import NotifyOutbox, NotifyTarget, utcnow
 from app.notify import outbox, templates
-from app.notify.models import DEFAULT_KINDS, KINDS, NotifyOutbox, NotifyTarget, Source
+from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
 from app.notify.render import Message, Renderer, sample_context
 from app.notify.send import send
 from app.notify.targets import Target, TargetError, TargetRegistry, instantiate, new_db_key

@@ -24,7 +24,7 @@ import apprise
 from apprise.utils.parse import parse_urls
 
 from app.config import Settings
-from app.notify.models import DEFAULT_KINDS, KINDS, Source
+from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
 
 log = logging.getLogger(__name__)
 

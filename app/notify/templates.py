@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Connection, delete, select
 
 from app.config import Settings
-from app.notify.models import NotifyTemplate
+from app.models import NotifyTemplate
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.notify.models import KINDS, RowStatus, Source
+from app.models import RowStatus
+from app.notify.kinds import KINDS, Source
 from app.notify.targets import Target, TargetError
 from app.notify.templates import ResolvedTemplate
 

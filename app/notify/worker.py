@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from app.models import utcnow
+from app.models import RowStatus, utcnow
 from app.notify import outbox
-from app.notify.models import RowStatus
 from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
 from app.notify.send import send
 from app.notify.targets import Target

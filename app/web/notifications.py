@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.notify.models import KINDS
+from app.notify.kinds import KINDS
 from app.notify.service import NotifyService
 from app.notify.templates import PARTS, TEMPLATE_KINDS
 from app.notify.views import (

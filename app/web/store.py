@@ -7,26 +7,16 @@ everything, and a container whose DATA_DIR is not a volume still keeps its login
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
-from sqlalchemy import Connection, Text, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Connection, delete, select
 
-from app.models import UTCDateTime, utcnow
+from app.models import AppSetting, utcnow
+from app.statements import upsert_insert
 
 SESSION_SECRET = "session_secret"
 ADMIN_PASSWORD_HASH = "admin_password_hash"
 CALENDAR_TOKEN_SHA256 = "calendar_token_sha256"
 CALENDAR_TOKEN_CREATED = "calendar_token_created"
-
-
-class AppSetting(SQLModel, table=True):
-    __tablename__ = "app_setting"
-
-    key: str = Field(primary_key=True)
-    value: str = Field(sa_type=Text)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 def get(connection: Connection, key: str) -> str | None:
@@ -35,8 +25,9 @@ def get(connection: Connection, key: str) -> str | None:
 
 def put(connection: Connection, key: str, value: str) -> None:
     """Insert or replace; a writer job."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(AppSetting).values(key=key, value=value, updated_at=utcnow())
+    statement = upsert_insert(connection.dialect.name, AppSetting).values(
+        key=key, value=value, updated_at=utcnow()
+    )
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["key"], set_={"value": value, "updated_at": utcnow()}

@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-25
 
 An independent branch from 0001 (``migrate()`` applies ``heads``). Tables match
-``app.notify.models``; timestamps are naive UTC like everywhere else.
+``app.models``; timestamps are naive UTC like everywhere else.
 """
 
 import sqlalchemy as sa
