@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from app.db import Database, WriteJob
 from app.models import STORED_BODY, Conversation, Delivery, DeliveryBody, Message
-from app.vendor import ParsedConversation
+from app.shapes import ParsedConversation
 
 REQUIRED_WINDOW_KEYS = {"SerialNumber", "StartTime", "EndTime"}
 PIPELINE_DEPTH = 2  # chunks queued at the writer while the next one is parsed

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from app import __version__, samples
+from app import __version__, sender, shapes
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.deliveries import (
@@ -104,8 +104,8 @@ def send_test(settings: Settings, args: argparse.Namespace) -> int:
     if not key:
         print("no key: pass --key or set WEBHOOK_SIGNING_KEY", file=sys.stderr)
         return 2
-    url = args.url or samples.loopback_webhook_url(settings)
-    answer = samples.send_signed(url, key, samples.build(args.kind))
+    url = args.url or sender.loopback_webhook_url(settings)
+    answer = sender.send_signed(url, key, shapes.sample(args.kind))
     if answer.status is None:
         print(f"could not reach {url}: {answer.error}", file=sys.stderr)
         return 1

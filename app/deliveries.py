@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from app import ingest, vendor
+from app import ingest, shapes
 from app.models import Delivery, DeliveryBody, Outcome, ProcessStatus, utcnow
 from app.processing import INLINE_MAX_BYTES, parse_body, process_inline
 from app.statements import Prepared
@@ -117,7 +117,7 @@ def store_accepted(
         _store_large_body(connection, delivery_id, attempt.body)
         return Stored(delivery_id, duplicate=False, pending=True)
     parsed = parse_body(attempt.body)
-    lead = None if parsed.error else vendor.lead_in(parsed.document)
+    lead = None if parsed.error else shapes.lead_in(parsed.document)
     if lead is not None:
         # The common case, a valid lead: stored already processed, with no update after.
         kind, values = lead

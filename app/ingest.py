@@ -15,8 +15,8 @@ from sqlalchemy import Connection, bindparam, case, delete, func, insert, select
 
 from app.models import Chatbot, ChatWindow, Conversation, Lead, Message
 from app.notify.outbox import enqueue_lead
+from app.shapes import LEAD_FIELDS, ParsedConversation, WindowHeader, parse_time
 from app.statements import Prepared, upsert_insert
-from app.vendor import LEAD_FIELDS, ParsedConversation, WindowHeader, parse_time
 
 # The hot path's statements: built once, run through the DBAPI cursor (see app.statements).
 

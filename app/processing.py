@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import ijson
 from sqlalchemy import Connection, bindparam, select, update
 
-from app import ingest, vendor
+from app import ingest, shapes
 from app.chatlog_stream import (
     NotAChatLog,
     WindowRef,
@@ -31,7 +31,7 @@ from app.chatlog_stream import (
 )
 from app.db import Database
 from app.models import Delivery, Outcome, ProcessStatus, utcnow
-from app.vendor import IngestError, ParsedConversation, WindowHeader
+from app.shapes import IngestError, ParsedConversation, WindowHeader
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def apply_document(
     connection: Connection, document: Any, *, delivery_id: int | None, now: datetime
 ) -> Result:
     """Store every record a parsed body holds. Runs inside one writer transaction."""
-    result = Result(kind=vendor.kind_of(document))
+    result = Result(kind=shapes.kind_of(document))
     if result.kind == "chatlog":
         _apply_chatlog(connection, document, delivery_id=delivery_id, now=now, result=result)
     elif result.kind == "unknown":
@@ -70,7 +70,7 @@ def apply_document(
     else:
         try:
             ingest.store_lead(
-                connection, vendor.lead_values(document), delivery_id=delivery_id, now=now
+                connection, shapes.lead_values(document), delivery_id=delivery_id, now=now
             )
             result.records = 1
         except IngestError as exc:
@@ -92,7 +92,7 @@ def _apply_chatlog(
         return
     for index, window in enumerate(collection):
         try:
-            header = vendor.parse_window(window)
+            header = shapes.parse_window(window)
         except IngestError as exc:
             result.fail(f"Collection[{index}]: {exc}")
             continue
@@ -110,7 +110,7 @@ def _parse_conversations(
 ) -> Iterator[ParsedConversation]:
     for position, conversation in enumerate(conversations):
         try:
-            yield vendor.parse_conversation(conversation)
+            yield shapes.parse_conversation(conversation)
         except IngestError as exc:
             result.fail(f"Collection[{window_index}].Conversations[{position}]: {exc}")
 
@@ -125,7 +125,7 @@ class Parsed:
 
 def parse_body(body: bytes | bytearray) -> Parsed:
     try:
-        return Parsed(vendor.parse_json(body))
+        return Parsed(shapes.parse_json(body))
     except IngestError as exc:
         return Parsed(error=str(exc))
 
@@ -345,7 +345,7 @@ class _WindowWriter:
         if self.failed:
             return
         try:
-            header = vendor.parse_window(document)
+            header = shapes.parse_window(document)
         except IngestError as exc:
             self._fail(f"Collection[{self.index}]: {exc}")
             return
@@ -378,7 +378,7 @@ class _WindowWriter:
             return
         position, self.position = self.position, self.position + 1
         try:
-            conversation = vendor.parse_conversation(document)
+            conversation = shapes.parse_conversation(document)
         except IngestError as exc:
             self.result.fail(f"Collection[{self.index}].Conversations[{position}]: {exc}")
             return

@@ -33,12 +33,12 @@ from app.deliveries import (
 from app.jsonjs import js_restringify
 from app.models import utcnow
 from app.ratelimit import RateLimiter
+from app.shapes import SUCCESS
 from app.signature import HEADER, Match, MissingSignature, SignatureError, parse_header, verify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SUCCESS = b'{"status":"success"}'
 THREAD_THRESHOLD = 256 * 1024  # hashing more than this would stall the event loop noticeably
 REFUSAL_LOG_PER_MINUTE = 600
 

@@ -40,7 +40,7 @@ def baseline_worker(body_path: Path, data_dir: Path) -> None:
     from app.config import load_settings
     from app.db import create_db_engine, migrate
     from app.models import Chatbot, ChatWindow, Conversation, Message, utcnow
-    from app.vendor import parse_time
+    from app.shapes import parse_time
 
     engine = create_db_engine(load_settings())
     migrate(engine)

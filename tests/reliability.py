@@ -17,7 +17,7 @@ import httpx
 from conftest import AppProcess, JsonSink, free_port
 from vendor import HelloClientFake, succeeded
 
-from app import samples
+from app import shapes
 from app.signature import HEADER
 
 SUCCESS_ANSWER = "success"
@@ -42,7 +42,7 @@ class Event:
 
     @property
     def title(self) -> str:
-        """The notification title this lead gets (samples.lead's last name is Garcia)."""
+        """The notification title this lead gets (shapes.sample_lead's last name is Garcia)."""
         kind = "appointment" if b'"Type":"Appointment"' in self.body else "lead"
         return f"New {kind} — {self.first_name} Garcia"
 
@@ -50,7 +50,12 @@ class Event:
 def make_event(
     vendor: HelloClientFake, session_id: int, first_name: str, kind: str = "Lead", **extra: str
 ) -> Event:
-    payload = {**samples.lead(kind), "SessionID": session_id, "FirstName": first_name, **extra}
+    payload = {
+        **shapes.sample_lead(kind),
+        "SessionID": session_id,
+        "FirstName": first_name,
+        **extra,
+    }
     return Event(vendor.body_for(payload), session_id, first_name)
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from conftest import APP_VARIABLES, SIGNING_KEY, AppProcess
 
-from app import samples
+from app import shapes
 from app.signature import HEADER, sign
 
 
@@ -35,7 +35,7 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def post_lead(client: httpx.Client, url: str) -> int | None:
     """One signed lead; its SessionID when the inbox answered success, else None."""
-    lead = samples.lead()
+    lead = shapes.sample_lead()
     body = json.dumps(lead, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     try:

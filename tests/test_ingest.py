@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from app.db import Database
 from app.ingest import store_lead
 from app.processing import apply_document
-from app.vendor import IngestError, kind_of, lead_values, parse_json, parse_time
+from app.shapes import IngestError, kind_of, lead_values, parse_json, parse_time
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from conftest import AppProcess, JsonSink
 from vendor import SUCCESS, HelloClientFake
 
-from app import samples
+from app import shapes
 
 BASE_URL = "https://inbox.example.com"
 # Short retry and poll times: documented settings, not mocks.
@@ -50,7 +50,7 @@ def test_a_signed_appointment_notifies_once_with_the_expected_text(
 ) -> None:
     app = make_app(APPRISE_URLS=json_sink.url("/phone"), **FAST)
     vendor = vendor_for(app)
-    payload = samples.lead("Appointment")
+    payload = shapes.sample_lead("Appointment")
 
     assert vendor.post(payload).content == SUCCESS
     [note] = json_sink.wait(1, "/phone")
@@ -75,7 +75,7 @@ def test_retries_and_replays_of_the_same_lead_add_nothing(
 ) -> None:
     app = make_app(APPRISE_URLS=json_sink.url("/phone"), **FAST)
     vendor = vendor_for(app)
-    payload = samples.lead("Lead")
+    payload = shapes.sample_lead("Lead")
     assert vendor.post(payload).content == SUCCESS
     json_sink.wait(1, "/phone")
 
@@ -110,7 +110,11 @@ def test_routing_by_tags(
     app = make_app(APPRISE_CONFIG=str(config), **FAST)
     vendor = vendor_for(app)
 
-    for payload in (samples.lead("Lead"), samples.lead("Appointment"), samples.chatlog()):
+    for payload in (
+        shapes.sample_lead("Lead"),
+        shapes.sample_lead("Appointment"),
+        shapes.sample_chatlog(),
+    ):
         assert vendor.post(payload).content == SUCCESS
     json_sink.wait(2, "/untagged")
     json_sink.wait(2, "/lead-and-chatlog")
@@ -141,7 +145,7 @@ def test_the_webhook_answer_does_not_wait_for_notifications(
     vendor = vendor_for(app)
 
     started = time.monotonic()
-    response = vendor.post(samples.lead("Lead"))
+    response = vendor.post(shapes.sample_lead("Lead"))
     answered_in = time.monotonic() - started
 
     assert response.content == SUCCESS
@@ -151,6 +155,6 @@ def test_the_webhook_answer_does_not_wait_for_notifications(
 
 def test_no_targets_means_no_outbox_rows(make_app: MakeApp, vendor_for: VendorFor) -> None:
     app = make_app(**FAST)
-    assert vendor_for(app).post(samples.lead("Lead")).content == SUCCESS
+    assert vendor_for(app).post(shapes.sample_lead("Lead")).content == SUCCESS
     assert app.scalar("SELECT count(*) FROM lead") == 1
     assert outbox(app) == []

@@ -8,7 +8,7 @@ from conftest import JsonSink, SmtpSink
 from test_notify_delivery import FAST, MakeApp, VendorFor, outbox
 from vendor import SUCCESS
 
-from app import samples
+from app import shapes
 
 MARKUP = '<script>alert("owned")</script><b>bold</b> & <i>co</i>'
 
@@ -17,7 +17,7 @@ def test_an_email_shows_html_looking_content_as_text(
     make_app: MakeApp, vendor_for: VendorFor, smtp_sink: SmtpSink
 ) -> None:
     app = make_app(APPRISE_URLS=smtp_sink.url(), **FAST)
-    payload = dict(samples.lead("Lead"), Content=MARKUP, LastName="<b>Garcia</b>")
+    payload = dict(shapes.sample_lead("Lead"), Content=MARKUP, LastName="<b>Garcia</b>")
     assert vendor_for(app).post(payload).content == SUCCESS
 
     [mail] = smtp_sink.wait(1)
@@ -35,7 +35,7 @@ def test_an_html_email_escapes_the_content(
     """A target asking for HTML (``format=html``) gets the content escaped, not injected."""
     urls = f"{smtp_sink.url('&format=html')} {json_sink.url('/also')}"
     app = make_app(APPRISE_URLS=urls, **FAST)
-    payload = dict(samples.lead("Lead"), Content=MARKUP)
+    payload = dict(shapes.sample_lead("Lead"), Content=MARKUP)
     assert vendor_for(app).post(payload).content == SUCCESS
 
     [mail] = smtp_sink.wait(1)

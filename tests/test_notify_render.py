@@ -19,7 +19,7 @@ from starlette.routing import Match
 from test_notify_delivery import FAST, MakeApp, VendorFor
 from vendor import SUCCESS
 
-from app import samples
+from app import shapes
 from app.config import load_settings
 from app.notify.render import CHATLOG_PATH, INBOX_PATH, LEAD_PATH, Limits, Renderer, lead_context
 from app.notify.templates import DEFAULTS, ResolvedTemplate
@@ -108,7 +108,7 @@ def test_a_hostile_lead_is_delivered_intact(
 ) -> None:
     urls = f"{json_sink.url('/evil')} {smtp_sink.url('&format=html')}"
     app = make_app(APPRISE_URLS=urls, **FAST)
-    payload = dict(samples.lead("Lead"), **EVIL)
+    payload = dict(shapes.sample_lead("Lead"), **EVIL)
     assert vendor_for(app).post(payload).content == SUCCESS
 
     [note] = json_sink.wait(1, "/evil")

@@ -10,7 +10,7 @@ from conftest import AppProcess, JsonSink
 from test_notify_delivery import FAST, QUIET_SECONDS, MakeApp, VendorFor, outbox
 from vendor import SUCCESS
 
-from app import samples
+from app import shapes
 
 
 def target_health(app: AppProcess) -> tuple[object, ...]:
@@ -23,7 +23,7 @@ def test_a_failing_endpoint_is_retried_and_gets_exactly_one(
 ) -> None:
     json_sink.fail("/flaky", 2)  # two 500s, then it works
     app = make_app(APPRISE_URLS=json_sink.url("/flaky"), **FAST)
-    assert vendor_for(app).post(samples.lead("Lead")).content == SUCCESS
+    assert vendor_for(app).post(shapes.sample_lead("Lead")).content == SUCCESS
 
     json_sink.wait(1, "/flaky")
     assert outbox(app, settled=1) == [("lead", "sent", 3)]
@@ -40,7 +40,7 @@ def test_a_crash_while_rows_are_pending_loses_nothing(
 ) -> None:
     json_sink.fail("/down", 10**9)
     app = make_app(APPRISE_URLS=json_sink.url("/down"), **FAST)
-    assert vendor_for(app).post(samples.lead("Appointment")).content == SUCCESS
+    assert vendor_for(app).post(shapes.sample_lead("Appointment")).content == SUCCESS
     app.wait_for("SELECT attempts >= 2 FROM notify_outbox", 1)
     streak, last_error = target_health(app)
     assert streak >= 2 and "500" in str(last_error)
@@ -63,7 +63,7 @@ def test_a_graceful_restart_resumes_pending_rows(
     app = make_app(APPRISE_URLS=json_sink.url("/down"), **FAST)
     vendor = vendor_for(app)
     for kind in ("Lead", "Appointment"):
-        assert vendor.post(samples.lead(kind)).content == SUCCESS
+        assert vendor.post(shapes.sample_lead(kind)).content == SUCCESS
     app.wait_for("SELECT min(attempts) >= 1 FROM notify_outbox", 1)
     app.stop()
     json_sink.fail("/down", 0)
@@ -91,7 +91,7 @@ def test_a_storm_is_rate_limited_and_summarised(
     vendor = vendor_for(app)
     started = time.monotonic()
     for number in range(leads):
-        payload = samples.lead("Appointment" if number % 4 == 0 else "Lead")
+        payload = shapes.sample_lead("Appointment" if number % 4 == 0 else "Lead")
         assert vendor.post(dict(payload, FirstName=f"Visitor{number}")).content == SUCCESS
     app.wait_for(
         "SELECT count(*) FROM notify_outbox WHERE status IN ('sent', 'summarised')",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import JsonSink
 
-from app import ingest, samples, vendor
+from app import ingest, shapes
 from app.config import load_settings
 from app.db import Database
 from app.models import utcnow
@@ -58,7 +58,7 @@ def make_service(tmp_path: Path) -> Iterator[MakeService]:
 
 
 def store_lead(service: NotifyService, kind: str = "Lead", **fields: str) -> int:
-    values = vendor.lead_values(dict(samples.lead(kind), **fields))
+    values = shapes.lead_values(dict(shapes.sample_lead(kind), **fields))
     outcome = service.db.writer.run_sync(
         lambda c: ingest.store_lead(c, values, delivery_id=None, now=utcnow())
     )

@@ -33,7 +33,7 @@ from app.processing import (
     process_inline,
     process_stored,
 )
-from app.vendor import parse_json
+from app.shapes import parse_json
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

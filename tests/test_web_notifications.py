@@ -14,7 +14,7 @@ import httpx
 from conftest import INBOX_PASSWORD, AppProcess, InboxClient, JsonSink, inbox_client
 from vendor import HelloClientFake
 
-from app import samples
+from app import shapes
 
 PAGE = "/settings/notifications"
 SECRET = "s3cretEnvT0ken"
@@ -135,7 +135,7 @@ def test_targets_add_edit_disable_test_retry_remove(
 
     # A failing target shows its last error; "retry now" re-sends once the service is back.
     json_sink.fail("/db", 10**9)
-    assert vendor_for(app).post(samples.lead("Appointment")).status_code == 200
+    assert vendor_for(app).post(shapes.sample_lead("Appointment")).status_code == 200
     app.wait_for(f"SELECT failing_streak > 0 FROM notify_target WHERE key = '{key}'", 1)
     failing = section(browser.get(PAGE).text, key)
     assert "failing, 1 in a row" in failing and "Last error" in failing and "500" in failing

@@ -20,11 +20,11 @@ import apprise
 from apprise import NotifyFormat
 from apprise.conversion import convert_between
 
-from app import samples
+from app import shapes
 from app.config import Settings
 from app.notify.kinds import lead_kind
 from app.notify.templates import DEFAULTS, Origin, ResolvedTemplate, render_text
-from app.vendor import parse_time
+from app.shapes import parse_time, person_name
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,6 @@ def _duration(seconds: float) -> str:
 
 def _link(settings: Settings, path: str) -> str | None:
     return f"{settings.base_url}{path}" if settings.base_url else None
-
-
-def person_name(first: str, last: str, email: str, phone: str) -> str:
-    return f"{first.strip()} {last.strip()}".strip() or email or phone or "Unknown visitor"
 
 
 def lead_context(lead: Mapping[str, Any], chatbot_name: str, settings: Settings) -> dict[str, Any]:
@@ -151,7 +147,7 @@ def summary_context(items: list[dict[str, Any]], settings: Settings) -> dict[str
 def sample_context(kind: str, settings: Settings) -> dict[str, Any]:
     """Realistic variables for test notifications and template previews."""
     if kind == "chatlog":
-        document = samples.chatlog()["Collection"][0]
+        document = shapes.sample_chatlog()["Collection"][0]
         conversations = document["Conversations"]
         window = {
             "name": document["Name"],
@@ -165,7 +161,7 @@ def sample_context(kind: str, settings: Settings) -> dict[str, Any]:
     if kind == "summary":
         items = [sample_context("lead", settings), sample_context("appointment", settings)] * 6
         return summary_context(items, settings)
-    document = samples.lead("Appointment" if kind == "appointment" else "Lead")
+    document = shapes.sample_lead("Appointment" if kind == "appointment" else "Lead")
     lead = {
         "type": document["Type"],
         "first_name": document["FirstName"],

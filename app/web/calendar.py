@@ -13,9 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.models import Chatbot, Lead, utcnow
+from app.shapes import person_name
 from app.web.context import web
 from app.web.leads import LEAD
-from app.web.templating import chatbot_label, person
+from app.web.templating import chatbot_label
 from app.web.when import appointment_time
 
 if TYPE_CHECKING:  # icalendar itself is imported when a feed is asked for: 2.6 MB, 40 ms at start
@@ -31,7 +32,7 @@ def _event(row: Any, tz: Any, base_url: str | None) -> Event:
 
     lead = row
     made = (lead.created_at or lead.received_at).astimezone(tz)
-    who = person(lead.first_name, lead.last_name, lead.email, lead.phone_number)
+    who = person_name(lead.first_name, lead.last_name, lead.email, lead.phone_number)
     details = [lead.content.strip()] if lead.content.strip() else []
     details += [f"Phone: {lead.phone_number}"] if lead.phone_number else []
     details += [f"Email: {lead.email}"] if lead.email else []

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app import samples
+from app import sender, shapes
 from app.config import Settings
 from app.models import Delivery, Lead, Outcome, ProcessStatus, utcnow
 from app.signature import key_fingerprint
@@ -116,14 +116,14 @@ def send_test_lead(settings: Settings) -> dict[str, Any]:
     """Sign a sample lead exactly as Hello Client does and post it to our own /webhook."""
     if not settings.signing_keys:
         return {"ok": False, "status": None, "answer": "No WEBHOOK_SIGNING_KEY is configured."}
-    payload = samples.lead()
+    payload = shapes.sample_lead()
     payload.update(
         FirstName="Test",
         LastName="Lead",
         Content="A test lead sent from the Status page. Archive it when you have seen it.",
     )
-    url = samples.loopback_webhook_url(settings)
-    answer = samples.send_signed(url, settings.signing_keys[0], payload)
+    url = sender.loopback_webhook_url(settings)
+    answer = sender.send_signed(url, settings.signing_keys[0], payload)
     if answer.status is None:
         return {"ok": False, "status": None, "answer": f"could not connect: {answer.error}"}
     return {

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app import __version__
+from app.shapes import person_name
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -130,11 +131,6 @@ def chatbot_label(name: str | None, serial: str) -> str:
     return f"Chatbot …{serial[-6:]}" if serial else "—"  # a lead names no chatbot, only its ID
 
 
-def person(first: str, last: str, email: str = "", phone: str = "") -> str:
-    name = f"{first} {last}".strip()
-    return name or email or phone or "(no name given)"
-
-
 def _static_version() -> str:
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(STATIC.rglob("*")):
@@ -170,7 +166,7 @@ def make_environment(tz: ZoneInfo) -> Environment:
         version=__version__,
         static=lambda name: f"/static/{name}?v={version}",
         chatbot_label=chatbot_label,
-        person=person,
+        person=person_name,
         urlencode=lambda args: urlencode(args),
         csrf_token=_csrf_token,
     )

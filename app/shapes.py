@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+# The only answer the vendor counts as delivered; anything else is retried after 1 and 3 minutes.
+SUCCESS = b'{"status":"success"}'
 
 LEAD_FIELDS = {
     "SerialNumber": "serial_number",
@@ -223,3 +227,68 @@ def parse_conversation(document: object) -> ParsedConversation:
             }
         )
     return conversation
+
+
+def person_name(first: str, last: str, email: str = "", phone: str = "") -> str:
+    """How a lead is named everywhere (pages, notifications, calendar): the best field it has."""
+    return f"{first.strip()} {last.strip()}".strip() or email or phone or "Unknown visitor"
+
+
+# ---- samples, shaped exactly like the vendor's documented examples, stamped with now ----
+
+SAMPLE_SERIAL = "59001dd73709417321c58b11693183a2"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sample_lead(kind: str = "Lead", now: datetime | None = None) -> dict[str, Any]:
+    moment = now or datetime.now(UTC)
+    return {
+        "SerialNumber": SAMPLE_SERIAL,
+        "Type": kind,
+        "FirstName": "David",
+        "LastName": "Garcia",
+        "Email": "test@example.com",
+        "PhoneNumber": "+1 555 0100",
+        "CreateTime": _iso(moment),
+        "Content": "Test from `python -m app send-test`: please call me back."
+        if kind == "Lead"
+        else "Appointment request: tomorrow at 10:00",
+        "SessionID": 10_000_000 + secrets.randbelow(90_000_000),
+        "URI": "www.helloclient.com",
+    }
+
+
+def sample_chatlog(now: datetime | None = None) -> dict[str, Any]:
+    moment = now or datetime.now(UTC)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    return {
+        "Collection": [
+            {
+                "SerialNumber": SAMPLE_SERIAL,
+                "Name": "Test chatbot",
+                "StartTime": day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "EndTime": (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "Conversations": [
+                    {
+                        "SessionID": 31302,
+                        "CreateTime": _iso(day + timedelta(hours=16, minutes=22)),
+                        "URI": "www.helloclient.com",
+                        "Messages": [
+                            {"Type": "AI", "Content": "Hi What can I help you with?"},
+                            {"Type": "User", "Content": "make an appointment"},
+                            {"Type": "AI", "Content": "Please select the date and time..."},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def sample(kind: str) -> dict[str, Any]:
+    if kind == "chatlog":
+        return sample_chatlog()
+    return sample_lead("Appointment" if kind == "appointment" else "Lead")
