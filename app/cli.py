@@ -5,23 +5,29 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlmodel import col
 
 from app import __version__, sender, shapes
 from app.config import ConfigError, Settings, load_settings
-from app.db import Database
+from app.db import Database, WriteJob
 from app.deliveries import (
     NotInQuarantine,
+    Stored,
     accept_from_quarantine,
     discard_from_quarantine,
     mark_for_reprocessing,
 )
+from app.ingest.processor import process_stored
 from app.models import Delivery, Outcome, ProcessStatus
-from app.processing import process_stored
 
-QUARANTINE_ACTIONS = {"accept": accept_from_quarantine, "discard": discard_from_quarantine}
+QuarantineAction = Callable[[Connection, int], Stored | None]
+QUARANTINE_ACTIONS: dict[str, QuarantineAction] = {
+    "accept": accept_from_quarantine,
+    "discard": discard_from_quarantine,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,15 +128,15 @@ def _with_database(settings: Settings) -> Database:
 def reprocess(settings: Settings, args: argparse.Namespace) -> int:
     db = _with_database(settings)
     try:
-        query = select(Delivery.id).where(Delivery.outcome == Outcome.ACCEPTED)
+        query = select(col(Delivery.id)).where(col(Delivery.outcome) == Outcome.ACCEPTED)
         if args.ids:
-            query = query.where(Delivery.id.in_(args.ids))
+            query = query.where(col(Delivery.id).in_(args.ids))
         elif not args.all:
             query = query.where(
-                Delivery.process_status.in_([ProcessStatus.FAILED, ProcessStatus.PENDING])
+                col(Delivery.process_status).in_([ProcessStatus.FAILED, ProcessStatus.PENDING])
             )
         with db.read() as connection:
-            ids = list(connection.execute(query.order_by(Delivery.id)).scalars())
+            ids = [i for i in connection.scalars(query.order_by(col(Delivery.id))) if i is not None]
         if not ids:
             print("nothing to reprocess")
             return 0
@@ -151,29 +157,41 @@ def manage_quarantine(settings: Settings, args: argparse.Namespace) -> int:
     db = _with_database(settings)
     try:
         if args.action == "list":
-            with db.read() as connection:
-                rows = connection.execute(
-                    select(Delivery)
-                    .where(Delivery.outcome == Outcome.QUARANTINED)
-                    .order_by(Delivery.id)
-                ).all()
-            for row in rows:
-                when = row.received_at.isoformat(timespec="seconds")
-                print(f"{row.id}\t{when}\t{row.client_ip}\t{row.body_size} B\t{row.reason}")
-            print(f"{len(rows)} quarantined")
-            return 0
-        status = 0
-        for delivery_id in args.ids:
-            try:
-                action = QUARANTINE_ACTIONS[args.action]
-                stored = db.writer.run_sync(lambda c, i=delivery_id, act=action: act(c, i))
-                if stored is not None and stored.pending:
-                    process_stored(db, delivery_id)
-            except NotInQuarantine as exc:
-                print(exc, file=sys.stderr)
-                status = 1
-            else:
-                print(f"delivery {delivery_id}: {args.action}ed")
-        return status
+            return _list_quarantine(db)
+        return _judge_quarantined(db, args.action, args.ids)
     finally:
         db.close()
+
+
+def _list_quarantine(db: Database) -> int:
+    with db.read() as connection:
+        rows = connection.execute(
+            select(Delivery)
+            .where(col(Delivery.outcome) == Outcome.QUARANTINED)
+            .order_by(col(Delivery.id))
+        ).all()
+    for row in rows:
+        when = row.received_at.isoformat(timespec="seconds")
+        print(f"{row.id}\t{when}\t{row.client_ip}\t{row.body_size} B\t{row.reason}")
+    print(f"{len(rows)} quarantined")
+    return 0
+
+
+def _job(action: QuarantineAction, delivery_id: int) -> WriteJob[Stored | None]:
+    return lambda connection: action(connection, delivery_id)
+
+
+def _judge_quarantined(db: Database, action: str, delivery_ids: list[int]) -> int:
+    """Accept or discard each delivery; 1 if any of them was not in the quarantine."""
+    status = 0
+    for delivery_id in delivery_ids:
+        try:
+            stored = db.writer.run_sync(_job(QUARANTINE_ACTIONS[action], delivery_id))
+            if stored is not None and stored.pending:
+                process_stored(db, delivery_id)
+        except NotInQuarantine as exc:
+            print(exc, file=sys.stderr)
+            status = 1
+        else:
+            print(f"delivery {delivery_id}: {action}ed")
+    return status

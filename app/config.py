@@ -1,76 +1,321 @@
 """Settings, read once from the environment into one typed, frozen object.
 
-Every variable the appliance understands is declared in ``VARIABLES`` (the docs test checks each
-one against ``.env.example`` and ``docs/configuration.md``). Secrets also accept a ``NAME_FILE``
-twin holding the path of a file with the value, as Docker secrets provide. A bad value raises
-``ConfigError`` naming the variable, so start-up stops with a message a person can act on.
+Each field of ``Settings`` is declared once, with its environment variable: name, kind (and
+with it the type, checked by mypy against the field's), default, bounds, whether it is a secret
+with a ``NAME_FILE`` twin, and one line of documentation. ``VARIABLES`` lists them all, with
+those only the container's entrypoint reads; the tests check ``.env.example`` and
+``docs/configuration.md`` against it. A bad value raises ``ConfigError`` naming the variable, so
+start-up stops with a message a person can act on.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, TypeVar, cast, dataclass_transform
+from zoneinfo import ZoneInfo
+
+from app.settings_spec import (
+    Choice,
+    ConfigError,
+    DatabaseUrl,
+    Directory,
+    ForEntrypoint,
+    KeyList,
+    Network,
+    Networks,
+    Number,
+    OptionalPath,
+    OptionalText,
+    Text,
+    TimeZone,
+    Url,
+    Variable,
+    Whole,
+)
+
+__all__ = [
+    "HELLO_CLIENT_IPS",
+    "UNSIGNED_EVENT_POLICIES",
+    "VARIABLES",
+    "ConfigError",
+    "Network",
+    "Settings",
+    "Variable",
+    "documented_names",
+    "load_settings",
+]
+
+T = TypeVar("T")
 
 # The vendor's production webhook IPs, from its webhook document ("Webhook-Triggering IPs").
 HELLO_CLIENT_IPS = ("138.91.187.181", "20.245.232.251", "51.116.103.131")
 
 UNSIGNED_EVENT_POLICIES = ("reject", "quarantine", "accept-from-allowed-ips")
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MB = 1024 * 1024
+_VARIABLE = "variable"
 
 
-class ConfigError(ValueError):
-    """A variable holds a value the appliance cannot use; the message names it."""
+def declared(variable: Variable[T]) -> T:
+    """A ``Settings`` field read from ``variable``.
+
+    Typed as the value so that mypy compares the variable's kind with the field's annotation;
+    at run time it is a dataclass field without a default, carrying the variable.
+    """
+    return cast(T, field(metadata={_VARIABLE: variable}))
 
 
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    secret: bool = False
+C = TypeVar("C")
 
 
-# Declared here, not scattered through the code, so documentation can be checked against it.
-VARIABLES: tuple[Variable, ...] = (
-    Variable("HOST"),
-    Variable("PORT"),
-    Variable("DATA_DIR"),
-    Variable("DATABASE_URL", secret=True),
-    Variable("DATABASE_BUSY_TIMEOUT_SECONDS"),
-    Variable("BASE_URL"),
-    Variable("TZ"),
-    Variable("LOG_LEVEL"),
-    Variable("WEBHOOK_SIGNING_KEY", secret=True),
-    Variable("WEBHOOK_TOLERANCE_SECONDS"),
-    Variable("WEBHOOK_ALLOWED_IPS"),
-    Variable("TRUSTED_PROXIES"),
-    Variable("UNSIGNED_EVENTS"),
-    Variable("MAX_BODY_MB"),
-    Variable("QUARANTINE_MAX_ITEMS"),
-    Variable("QUARANTINE_MAX_MB"),
-    Variable("QUARANTINE_RATE_PER_MINUTE"),
-    Variable("INBOX_USERNAME"),
-    Variable("INBOX_PASSWORD", secret=True),
-    Variable("API_TOKEN", secret=True),
-    Variable("AUTH"),
-    Variable("AUTH_HEADER"),
-    Variable("APPRISE_URLS", secret=True),
-    Variable("APPRISE_CONFIG"),
-    Variable("NOTIFY_RATE_LIMIT"),
-    Variable("NOTIFY_RATE_WINDOW_SECONDS"),
-    Variable("NOTIFY_RETRY_FIRST_SECONDS"),
-    Variable("NOTIFY_RETRY_CAP_SECONDS"),
-    Variable("NOTIFY_RETRY_MAX_HOURS"),
-    Variable("NOTIFY_POLL_SECONDS"),
-    # Read by the container's entrypoint before Python starts, not by Settings.
-    Variable("PUID"),
-    Variable("PGID"),
-    Variable("UMASK"),
+# Tells type checkers and linters that ``declared`` makes a field (a required one), not a default.
+@dataclass_transform(frozen_default=True, field_specifiers=(declared,))
+def _settings_class(cls: type[C]) -> type[C]:
+    return dataclass(frozen=True)(cls)
+
+
+@_settings_class
+class Settings:
+    host: str = declared(Text(name="HOST", default="0.0.0.0", doc="Address to listen on."))
+    port: int = declared(
+        Whole(name="PORT", default="8080", minimum=1, maximum=65535, doc="Port to listen on")
+    )
+    data_dir: Path = declared(
+        Directory(
+            name="DATA_DIR",
+            default="data",
+            doc="Where the SQLite database and other state live.",
+        )
+    )
+    database_url: str = declared(
+        DatabaseUrl(
+            name="DATABASE_URL",
+            secret=True,
+            doc="The database: `sqlite:///…` or `postgresql+psycopg://user:pass@host/db`",
+        )
+    )
+    database_busy_timeout: float = declared(
+        Number(
+            name="DATABASE_BUSY_TIMEOUT_SECONDS",
+            default="5",
+            minimum=0.05,
+            maximum=600,
+            doc="How long a write waits for a database locked by another process",
+        )
+    )
+    base_url: str | None = declared(
+        Url(name="BASE_URL", doc="Public address of the inbox, e.g. `https://inbox.example.com`")
+    )
+    tz: ZoneInfo = declared(
+        TimeZone(
+            name="TZ",
+            default="UTC",
+            doc="Time zone for showing times (an IANA name such as `Europe/Berlin`).",
+        )
+    )
+    log_level: str = declared(
+        Choice(
+            name="LOG_LEVEL",
+            default="info",
+            choices=("debug", "info", "warning", "error"),
+            doc="How much the server logs:",
+        )
+    )
+    signing_keys: tuple[str, ...] = declared(
+        KeyList(
+            name="WEBHOOK_SIGNING_KEY",
+            secret=True,
+            doc="The **Sign Key** from Hello Client (Workspace → Webhook).",
+        )
+    )
+    tolerance_seconds: int = declared(
+        Whole(
+            name="WEBHOOK_TOLERANCE_SECONDS",
+            default="300",
+            minimum=0,
+            maximum=10 * 365 * 86400,
+            doc="A signature's timestamp `t` further than this from the server's clock",
+        )
+    )
+    allowed_networks: tuple[Network, ...] = declared(
+        Networks(
+            name="WEBHOOK_ALLOWED_IPS",
+            aliases={"hello-client": HELLO_CLIENT_IPS},
+            doc="IPs/CIDRs allowed to post to `/webhook`",
+        )
+    )
+    trusted_proxies: tuple[Network, ...] = declared(
+        Networks(
+            name="TRUSTED_PROXIES",
+            doc="IPs/CIDRs of reverse proxies whose `X-Forwarded-For` is believed.",
+        )
+    )
+    unsigned_events: str = declared(
+        Choice(
+            name="UNSIGNED_EVENTS",
+            default="quarantine",
+            choices=UNSIGNED_EVENT_POLICIES,
+            doc="Unsigned or unverifiable deliveries are answered 401 and:",
+        )
+    )
+    max_body_bytes: int = declared(
+        Whole(
+            name="MAX_BODY_MB",
+            default="256",
+            minimum=1,
+            maximum=4096,
+            scale=MB,
+            doc="Larger bodies are refused with 413.",
+        )
+    )
+    quarantine_max_items: int = declared(
+        Whole(
+            name="QUARANTINE_MAX_ITEMS",
+            default="500",
+            minimum=0,
+            maximum=10**6,
+            doc="Most deliveries kept in the quarantine",
+        )
+    )
+    quarantine_max_bytes: int = declared(
+        Whole(
+            name="QUARANTINE_MAX_MB",
+            default="64",
+            minimum=0,
+            maximum=100_000,
+            scale=MB,
+            doc="Most bytes kept in the quarantine",
+        )
+    )
+    quarantine_rate_per_minute: int = declared(
+        Whole(
+            name="QUARANTINE_RATE_PER_MINUTE",
+            default="60",
+            minimum=0,
+            maximum=10**6,
+            doc="Most deliveries quarantined per minute",
+        )
+    )
+    inbox_username: str = declared(
+        Text(name="INBOX_USERNAME", default="admin", doc="The inbox's admin user name.")
+    )
+    inbox_password: str | None = declared(
+        OptionalText(name="INBOX_PASSWORD", secret=True, doc="The admin password.")
+    )
+    api_token: str | None = declared(
+        OptionalText(name="API_TOKEN", secret=True, doc="Bearer token for the read-only JSON API.")
+    )
+    apprise_urls: str | None = declared(
+        OptionalText(
+            name="APPRISE_URLS",
+            secret=True,
+            doc="Apprise notification URLs, separated by commas, spaces or newlines.",
+        )
+    )
+    apprise_config: Path | None = declared(
+        OptionalPath(
+            name="APPRISE_CONFIG", doc="Path of an Apprise config file (TEXT or YAML, with tags)."
+        )
+    )
+    # Notifications (app.notify): per-target rate limit, retry backoff, chat-log/config polling.
+    notify_rate_limit: int = declared(
+        Whole(
+            name="NOTIFY_RATE_LIMIT",
+            default="10",
+            minimum=1,
+            maximum=100_000,
+            doc="Most notifications one target gets within `NOTIFY_RATE_WINDOW_SECONDS`",
+        )
+    )
+    notify_rate_window_seconds: float = declared(
+        Number(
+            name="NOTIFY_RATE_WINDOW_SECONDS",
+            default="60",
+            minimum=0.1,
+            maximum=86400,
+            doc="The sliding window `NOTIFY_RATE_LIMIT` counts over.",
+        )
+    )
+    notify_retry_first_seconds: float = declared(
+        Number(
+            name="NOTIFY_RETRY_FIRST_SECONDS",
+            default="30",
+            minimum=0.05,
+            maximum=86400,
+            doc="Delay before the first retry of a failed notification; doubles with each failure.",
+        )
+    )
+    notify_retry_cap_seconds: float = declared(
+        Number(
+            name="NOTIFY_RETRY_CAP_SECONDS",
+            default="3600",
+            minimum=0.05,
+            maximum=7 * 86400,
+            doc="Longest delay between retries.",
+        )
+    )
+    notify_retry_max_hours: float = declared(
+        Number(
+            name="NOTIFY_RETRY_MAX_HOURS",
+            default="24",
+            minimum=0.0001,
+            maximum=24 * 365,
+            doc="A notification not accepted within this many hours is given up",
+        )
+    )
+    notify_poll_seconds: float = declared(
+        Number(
+            name="NOTIFY_POLL_SECONDS",
+            default="15",
+            minimum=0.05,
+            maximum=3600,
+            doc="How often the notifier looks for finished chat-log pushes, expired rows",
+        )
+    )
+    # Web UI sign-in: "none" only when explicitly set.
+    auth: str = declared(
+        Choice(
+            name="AUTH",
+            default="login",
+            choices=("login", "none"),
+            doc="How the web UI signs people in.",
+        )
+    )
+    auth_header: str | None = declared(
+        OptionalText(
+            name="AUTH_HEADER",
+            doc="For an auth proxy (Authelia, Authentik, oauth2-proxy…): the request header",
+        )
+    )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# Each Settings attribute and the variable it is read from.
+SETTING_VARIABLES: Mapping[str, Variable[Any]] = {
+    each.name: each.metadata[_VARIABLE] for each in fields(Settings)
+}
+
+ENTRYPOINT_VARIABLES: tuple[Variable[str], ...] = (
+    ForEntrypoint(
+        name="PUID",
+        default="1000",
+        doc="Container only: the user id the inbox runs as and that owns every file in `/data`",
+    ),
+    ForEntrypoint(name="PGID", default="1000", doc="Container only: the group id, likewise"),
+    ForEntrypoint(
+        name="UMASK",
+        default="022",
+        doc="Container only: file-creation mask for what the inbox writes",
+    ),
 )
+
+VARIABLES: tuple[Variable[Any], ...] = (*SETTING_VARIABLES.values(), *ENTRYPOINT_VARIABLES)
 
 
 def documented_names() -> list[str]:
@@ -83,213 +328,25 @@ def documented_names() -> list[str]:
     return names
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    data_dir: Path
-    database_url: str
-    database_busy_timeout: float
-    base_url: str | None
-    tz: ZoneInfo
-    log_level: str
-    signing_keys: tuple[str, ...]
-    tolerance_seconds: int
-    allowed_networks: tuple[Network, ...]
-    trusted_proxies: tuple[Network, ...]
-    unsigned_events: str
-    max_body_bytes: int
-    quarantine_max_items: int
-    quarantine_max_bytes: int
-    quarantine_rate_per_minute: int
-    inbox_username: str
-    inbox_password: str | None
-    api_token: str | None
-    apprise_urls: str | None
-    apprise_config: Path | None
-    # Notifications (app.notify): per-target rate limit, retry backoff, chat-log/config polling.
-    notify_rate_limit: int = 10
-    notify_rate_window_seconds: float = 60.0
-    notify_retry_first_seconds: float = 30.0
-    notify_retry_cap_seconds: float = 3600.0
-    notify_retry_max_hours: float = 24.0
-    notify_poll_seconds: float = 15.0
-    # Web UI login: "login" (password, the default) or "none" (only when explicitly set).
-    auth: str = "login"
-    auth_header: str | None = None  # e.g. Remote-User, believed only from TRUSTED_PROXIES
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-
-class _Reader:
-    """Typed accessors over one environment mapping; each failure names its variable."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-
-    def raw(self, name: str) -> str | None:
-        value = self.environ.get(name, "").strip()
-        return value or None
-
-    def secret(self, name: str) -> str | None:
-        direct = self.raw(name)
-        path = self.raw(f"{name}_FILE")
-        if direct and path:
-            raise ConfigError(f"{name}: set either {name} or {name}_FILE, not both")
-        if not path:
-            return direct
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE: cannot read {path!r}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            # A binary file (a key saved in the wrong format) would otherwise end start-up with a
-            # traceback instead of a message naming the variable.
-            raise ConfigError(f"{name}_FILE: {path!r} is not UTF-8 text") from None
-        if not value:
-            raise ConfigError(f"{name}_FILE: {path!r} is empty")
-        return value
-
-    def string(self, name: str, default: str) -> str:
-        return self.raw(name) or default
-
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        text = self.raw(name)
-        if text is None:
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            raise ConfigError(f"{name}: expected a whole number, got {text!r}") from None
-        if not minimum <= value <= maximum:
-            raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
-        text = self.raw(name)
-        if text is None:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(f"{name}: expected a number, got {text!r}") from None
-        if not minimum <= value <= maximum:
-            raise ConfigError(f"{name}: must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = (self.raw(name) or default).lower()
-        if value not in choices:
-            raise ConfigError(f"{name}: must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def networks(self, name: str, *, aliases: Mapping[str, tuple[str, ...]]) -> tuple[Network, ...]:
-        found: list[Network] = []
-        for item in split_list(self.raw(name) or ""):
-            for text in aliases.get(item.lower(), (item,)):
-                try:
-                    found.append(ipaddress.ip_network(text, strict=False))
-                except ValueError:
-                    raise ConfigError(f"{name}: {text!r} is not an IP address or CIDR") from None
-        return tuple(found)
-
-    def timezone(self, name: str) -> ZoneInfo:
-        text = self.raw(name) or "UTC"
-        try:
-            return ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            # OSError: a key naming a directory of zones ("America") raises IsADirectoryError.
-            raise ConfigError(f"{name}: unknown time zone {text!r} (e.g. Europe/Berlin)") from None
-
-    def url(self, name: str) -> str | None:
-        text = self.raw(name)
-        if text is None:
-            return None
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{name}: expected an http(s) URL such as https://inbox.example.com")
-        return text.rstrip("/")
-
-
-def split_list(text: str) -> list[str]:
-    """Items separated by commas, spaces or newlines."""
-    return [item for item in text.replace(",", " ").split() if item]
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    env = _Reader(os.environ if environ is None else environ)
-    data_dir = Path(env.string("DATA_DIR", "data")).expanduser()
-    database_url = env.secret("DATABASE_URL") or f"sqlite:///{(data_dir / 'inbox.db').resolve()}"
-    if not database_url.startswith(("sqlite", "postgresql")):
-        raise ConfigError("DATABASE_URL: only sqlite:/// and postgresql:// URLs are supported")
-    keys = tuple(split_comma(env.secret("WEBHOOK_SIGNING_KEY") or ""))
-    allowed = env.networks("WEBHOOK_ALLOWED_IPS", aliases={"hello-client": HELLO_CLIENT_IPS})
-    unsigned = env.choice("UNSIGNED_EVENTS", "quarantine", UNSIGNED_EVENT_POLICIES)
-    if unsigned == "accept-from-allowed-ips" and not allowed:
+    source = os.environ if environ is None else environ
+    values = {attribute: each.read(source) for attribute, each in SETTING_VARIABLES.items()}
+    if not values["database_url"]:
+        values["database_url"] = f"sqlite:///{(values['data_dir'] / 'inbox.db').resolve()}"
+    settings = Settings(**values)
+    _check_combination(settings)
+    return settings
+
+
+def _check_combination(settings: Settings) -> None:
+    """Values fine on their own that make no sense together."""
+    if settings.unsigned_events == "accept-from-allowed-ips" and not settings.allowed_networks:
         raise ConfigError(
             "UNSIGNED_EVENTS: accept-from-allowed-ips needs WEBHOOK_ALLOWED_IPS "
             "(e.g. WEBHOOK_ALLOWED_IPS=hello-client)"
         )
-    apprise_config = env.raw("APPRISE_CONFIG")
-    trusted_proxies = env.networks("TRUSTED_PROXIES", aliases={})
-    auth_header = env.raw("AUTH_HEADER")
-    if auth_header and not trusted_proxies:
+    if settings.auth_header and not settings.trusted_proxies:
         raise ConfigError(
             "AUTH_HEADER: set TRUSTED_PROXIES to the proxy's address too; the header is "
             "believed only from there"
         )
-    return Settings(
-        host=env.string("HOST", "0.0.0.0"),
-        port=env.integer("PORT", 8080, minimum=1, maximum=65535),
-        data_dir=data_dir,
-        database_url=database_url,
-        database_busy_timeout=env.number(
-            "DATABASE_BUSY_TIMEOUT_SECONDS", 5.0, minimum=0.05, maximum=600
-        ),
-        base_url=env.url("BASE_URL"),
-        tz=env.timezone("TZ"),
-        log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
-        signing_keys=keys,
-        tolerance_seconds=env.integer(
-            "WEBHOOK_TOLERANCE_SECONDS", 300, minimum=0, maximum=10 * 365 * 86400
-        ),
-        allowed_networks=allowed,
-        trusted_proxies=trusted_proxies,
-        unsigned_events=unsigned,
-        max_body_bytes=env.integer("MAX_BODY_MB", 256, minimum=1, maximum=4096) * 1024 * 1024,
-        quarantine_max_items=env.integer("QUARANTINE_MAX_ITEMS", 500, minimum=0, maximum=10**6),
-        quarantine_max_bytes=env.integer("QUARANTINE_MAX_MB", 64, minimum=0, maximum=100_000)
-        * 1024
-        * 1024,
-        quarantine_rate_per_minute=env.integer(
-            "QUARANTINE_RATE_PER_MINUTE", 60, minimum=0, maximum=10**6
-        ),
-        inbox_username=env.string("INBOX_USERNAME", "admin"),
-        inbox_password=env.secret("INBOX_PASSWORD"),
-        api_token=env.secret("API_TOKEN"),
-        apprise_urls=env.secret("APPRISE_URLS"),
-        apprise_config=Path(apprise_config) if apprise_config else None,
-        notify_rate_limit=env.integer("NOTIFY_RATE_LIMIT", 10, minimum=1, maximum=100_000),
-        notify_rate_window_seconds=env.number(
-            "NOTIFY_RATE_WINDOW_SECONDS", 60.0, minimum=0.1, maximum=86400
-        ),
-        notify_retry_first_seconds=env.number(
-            "NOTIFY_RETRY_FIRST_SECONDS", 30.0, minimum=0.05, maximum=86400
-        ),
-        notify_retry_cap_seconds=env.number(
-            "NOTIFY_RETRY_CAP_SECONDS", 3600.0, minimum=0.05, maximum=7 * 86400
-        ),
-        notify_retry_max_hours=env.number(
-            "NOTIFY_RETRY_MAX_HOURS", 24.0, minimum=0.0001, maximum=24 * 365
-        ),
-        notify_poll_seconds=env.number("NOTIFY_POLL_SECONDS", 15.0, minimum=0.05, maximum=3600),
-        auth=env.choice("AUTH", "login", ("login", "none")),
-        auth_header=auth_header,
-    )
-
-
-def split_comma(text: str) -> list[str]:
-    """Signing keys are separated by commas only: a key could in principle hold a space."""
-    return [item.strip() for item in text.split(",") if item.strip()]

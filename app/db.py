@@ -4,7 +4,8 @@ All writes go through ``Writer``: a single thread with its own connection that t
 waiting in its queue, runs them in one transaction and commits once (if one job fails, the group
 is rerun with a savepoint per job, so one bad job cannot sink its neighbours). Many webhook
 deliveries thus share one fsync, and each caller is answered only after the commit that holds
-its own rows.
+its own rows. A job may also ask for others to hear of that commit (``after_commit``): the
+notification worker learns of new outbox rows this way, once they are visible to its reads.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ WriteJob = Callable[[Connection], T]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_BATCH = 256
+# Key in the writer connection's ``info`` while a job runs: the topics that job asked for.
+_ASKED = "app.db.after_commit"
 
 
 class StorageUnavailable(RuntimeError):
@@ -148,6 +151,25 @@ def is_storage_trouble(exc: OperationalError) -> bool:
     return code is None or code & 0xFF != SQLITE_ERROR  # extended codes keep the primary low
 
 
+def after_commit(connection: Connection, topic: str) -> None:
+    """From inside a writer job: announce ``topic`` once the commit holding this job's rows is done.
+
+    The writer then calls whoever subscribed to ``topic`` (``Writer.subscribe``), in its own
+    thread, once per commit however many jobs of the batch asked. Only committed rows count:
+    - the job raises, or the batch's commit fails (disk full, lock timeout): its rows do not
+      exist, so nothing is announced;
+    - a batch in which one job failed is rolled back whole and rerun with a savepoint per job:
+      what the jobs asked during the rolled-back attempt is forgotten; during the rerun the
+      failing job's asks are dropped with its savepoint, its neighbours' announced once;
+    - a job that rolls back a savepoint of its own after asking still announces: a subscriber
+      woken for nothing new costs a pass, so this errs that way rather than toward silence;
+    - outside a writer job (a migration, a test's own transaction) it does nothing.
+    """
+    asked = connection.info.get(_ASKED)
+    if asked is not None:
+        asked.add(topic)
+
+
 class _OneJobFailed(Exception):
     """A job raised inside a group transaction: the group is rerun with savepoints."""
 
@@ -166,7 +188,23 @@ class Writer:
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._subscribers: dict[str, set[Callable[[], None]]] = {}
+        self._subscribers_lock = threading.Lock()
         self.commits = 0
+
+    def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit holding a job that asked ``after_commit(c, topic)``.
+
+        It runs in the writer thread before the batch's callers are answered, so it must be
+        quick and never wait on a writer job (it would wait on itself): setting an event is
+        right. An exception from it is logged; the writer carries on.
+        """
+        with self._subscribers_lock:
+            self._subscribers.setdefault(topic, set()).add(callback)
+
+    def unsubscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        with self._subscribers_lock:
+            self._subscribers.get(topic, set()).discard(callback)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="db-writer", daemon=True)
@@ -245,25 +283,37 @@ class Writer:
         return connection.execution_options(sqlite_immediate=True)
 
     def _commit(self, connection: Connection, batch: list[_Job]) -> DBAPIError | None:
+        topics: set[str] = set()  # what the committed jobs asked to announce
         try:
             try:
-                results = self._run_together(connection, batch)
+                results = self._run_together(connection, batch, topics)
             except _OneJobFailed:
                 # Rolled back whole; now each job in a savepoint of its own, so the failing
                 # one fails alone. Jobs must therefore be safe to run again (they are pure
                 # database work on a transaction that never committed).
+                topics.clear()
                 with connection.begin():
-                    results = [self._run_one(connection, job) for job in batch]
+                    results = [self._run_one(connection, job, topics) for job in batch]
         except DBAPIError as exc:
             log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
             return exc  # the caller fails the batch
         self.commits += 1
+        self._announce(topics)
         for job, (result, error) in zip(batch, results, strict=True):
             if error is None:
                 job.future.set_result(result)
             else:
                 job.future.set_exception(error)
         return None
+
+    def _announce(self, topics: set[str]) -> None:
+        with self._subscribers_lock:
+            callbacks = [c for topic in topics for c in self._subscribers.get(topic, ())]
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback failed")
 
     def _take_queued(self) -> tuple[list[_Job], bool]:
         """Every job waiting in the queue, and whether the stop sentinel was among them."""
@@ -280,26 +330,46 @@ class Writer:
                 waiting.append(job)
 
     @staticmethod
-    def _run_together(connection: Connection, batch: list[_Job]) -> list[tuple[Any, None]]:
+    def _run_job(connection: Connection, job: _Job, topics: set[str]) -> Any:
+        """Run one job; what it asked to announce joins ``topics`` only if it returns."""
+        info = connection.info  # held: an invalidated connection would not give it back
+        asked: set[str] = set()
+        info[_ASKED] = asked
+        try:
+            result = job.run(connection)
+        finally:
+            info.pop(_ASKED, None)
+        topics |= asked
+        return result
+
+    @staticmethod
+    def _run_together(
+        connection: Connection, batch: list[_Job], topics: set[str]
+    ) -> list[tuple[Any, BaseException | None]]:
         """The fast path: no savepoint per job, which costs two statements each."""
         with connection.begin():
             try:
-                return [(job.run(connection), None) for job in batch]
+                return [(Writer._run_job(connection, job, topics), None) for job in batch]
             except Exception as exc:
                 if isinstance(exc, OperationalError) and is_storage_trouble(exc):
                     raise
                 raise _OneJobFailed from exc
 
     @staticmethod
-    def _run_one(connection: Connection, job: _Job) -> tuple[Any, BaseException | None]:
+    def _run_one(
+        connection: Connection, job: _Job, topics: set[str]
+    ) -> tuple[Any, BaseException | None]:
+        asked: set[str] = set()
         try:
             with connection.begin_nested():
-                return job.run(connection), None
+                result = Writer._run_job(connection, job, asked)
         except Exception as exc:
             if isinstance(exc, OperationalError) and is_storage_trouble(exc):
                 raise  # the database itself is in trouble: the whole batch fails, callers get 503
             log.exception("write job failed")
             return None, exc
+        topics |= asked  # only once its savepoint is released: its rows will be committed
+        return result, None
 
     @staticmethod
     def _fail(batch: list[_Job], exc: BaseException) -> None:

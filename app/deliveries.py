@@ -1,20 +1,24 @@
 """Write jobs for webhook attempts: accepted deliveries, the quarantine, the refusal log.
 
-Each function here runs inside the writer's transaction (see ``app.db.Writer``).
+Each function here runs inside the writer's transaction (see ``app.db.Writer``). The store
+stage: a small body's records are made in the same transaction, by ``app.ingest``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlmodel import col
 
-from app import ingest, shapes
+from app import shapes
+from app.ingest.documents import INLINE_MAX_BYTES, parse_body, process_inline
+from app.ingest.records import store_lead
 from app.models import Delivery, DeliveryBody, Outcome, ProcessStatus, utcnow
-from app.processing import INLINE_MAX_BYTES, parse_body, process_inline
-from app.statements import Prepared
+from app.statements import Prepared, inserted_id
 
 REFUSED_BODY_CAP = 4096  # a refused stranger's body is evidence, not data: keep its start
 REFUSAL_LOG_MAX_ROWS = 10_000
@@ -31,10 +35,13 @@ _ACCEPTED_COLUMNS = (
     *("committed_at", "record_count", "outcome", "kind", "duplicate_of", "body"),
     *("process_status", "processed_at"),
 )
-_INSERT_ACCEPTED = Prepared(insert(Delivery).returning(Delivery.id), keys=_ACCEPTED_COLUMNS)
+_INSERT_ACCEPTED = Prepared(insert(Delivery).returning(col(Delivery.id)), keys=_ACCEPTED_COLUMNS)
 _FIND_ACCEPTED = Prepared(
-    select(Delivery.id, Delivery.kind)
-    .where(Delivery.body_sha256 == bindparam("sha256"), Delivery.outcome == Outcome.ACCEPTED)
+    select(col(Delivery.id), col(Delivery.kind))
+    .where(
+        col(Delivery.body_sha256) == bindparam("sha256"),
+        col(Delivery.outcome) == Outcome.ACCEPTED,
+    )
     .limit(1)
 )
 
@@ -124,7 +131,7 @@ def store_accepted(
         row.update(kind=kind, process_status=ProcessStatus.PROCESSED, processed_at=now)
         row["record_count"] = 1
         delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
-        ingest.store_lead(connection, values, delivery_id=delivery_id, now=now)
+        store_lead(connection, values, delivery_id=delivery_id, now=now)
     else:
         delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
         process_inline(connection, delivery_id, parsed, now=now)
@@ -143,7 +150,8 @@ def _store_large_body(connection: Connection, delivery_id: int, body: bytes | by
     )
     piece = memoryview(body)
     driver = connection.connection.driver_connection
-    with driver.blobopen("delivery_body", "body", delivery_id) as blob:  # type: ignore[union-attr]
+    assert isinstance(driver, sqlite3.Connection)  # the dialect was checked above
+    with driver.blobopen("delivery_body", "body", delivery_id) as blob:
         for offset in range(0, len(body), BODY_PIECE_BYTES):
             blob.write(piece[offset : offset + BODY_PIECE_BYTES])
 
@@ -168,21 +176,23 @@ def store_refusal(
         why = "too large for the quarantine" if quarantine.max_items else "the quarantine is off"
         reason += f" ({why}: only its start was kept)"
     body = attempt.body if keep_whole else attempt.body[:REFUSED_BODY_CAP]
-    delivery_id = connection.execute(
-        insert(Delivery).values(
-            received_at=attempt.received_at,
-            client_ip=attempt.client_ip,
-            outcome=Outcome.QUARANTINED if keep_whole else Outcome.REJECTED,
-            status_code=status_code,
-            reason=reason,
-            signature_timestamp=attempt.signature_timestamp,
-            content_type=attempt.content_type,
-            body=body,
-            body_size=len(attempt.body),
-            body_sha256=attempt.sha256,
-            body_truncated=len(body) < len(attempt.body),
+    delivery_id = inserted_id(
+        connection.execute(
+            insert(Delivery).values(
+                received_at=attempt.received_at,
+                client_ip=attempt.client_ip,
+                outcome=Outcome.QUARANTINED if keep_whole else Outcome.REJECTED,
+                status_code=status_code,
+                reason=reason,
+                signature_timestamp=attempt.signature_timestamp,
+                content_type=attempt.content_type,
+                body=body,
+                body_size=len(attempt.body),
+                body_sha256=attempt.sha256,
+                body_truncated=len(body) < len(attempt.body),
+            )
         )
-    ).inserted_primary_key[0]
+    )
     if keep_whole and quarantine is not None:
         _enforce_quarantine_limits(connection, quarantine)
     else:
@@ -193,9 +203,9 @@ def store_refusal(
 def _enforce_quarantine_limits(connection: Connection, limits: QuarantineLimits) -> None:
     """Oldest out first, until both the count and the size fit."""
     rows = connection.execute(
-        select(Delivery.id, Delivery.body_size)
-        .where(Delivery.outcome == Outcome.QUARANTINED)
-        .order_by(Delivery.id.desc())
+        select(col(Delivery.id), col(Delivery.body_size))
+        .where(col(Delivery.outcome) == Outcome.QUARANTINED)
+        .order_by(col(Delivery.id).desc())
     ).all()
     kept_items = kept_bytes = 0
     drop: list[int] = []
@@ -212,20 +222,22 @@ def _enforce_quarantine_limits(connection: Connection, limits: QuarantineLimits)
             kept_items += 1
             kept_bytes += row.body_size
     if drop:
-        connection.execute(delete(Delivery).where(Delivery.id.in_(drop)))
+        connection.execute(delete(Delivery).where(col(Delivery.id).in_(drop)))
 
 
 def _prune_refusal_log(connection: Connection) -> None:
     cutoff = connection.execute(
-        select(Delivery.id)
-        .where(Delivery.outcome == Outcome.REJECTED)
-        .order_by(Delivery.id.desc())
+        select(col(Delivery.id))
+        .where(col(Delivery.outcome) == Outcome.REJECTED)
+        .order_by(col(Delivery.id).desc())
         .offset(REFUSAL_LOG_MAX_ROWS)
         .limit(1)
     ).scalar()
     if cutoff is not None:
         connection.execute(
-            delete(Delivery).where(Delivery.outcome == Outcome.REJECTED, Delivery.id <= cutoff)
+            delete(Delivery).where(
+                col(Delivery.outcome) == Outcome.REJECTED, col(Delivery.id) <= cutoff
+            )
         )
 
 
@@ -236,8 +248,8 @@ class NotInQuarantine(LookupError):
 def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
     """An admin vouches for a quarantined delivery: process it as if it had verified."""
     row = connection.execute(
-        select(Delivery.body).where(
-            Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED
+        select(col(Delivery.body)).where(
+            col(Delivery.id) == delivery_id, col(Delivery.outcome) == Outcome.QUARANTINED
         )
     ).first()
     if row is None:
@@ -245,7 +257,7 @@ def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
     now = utcnow()
     connection.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id)
+        .where(col(Delivery.id) == delivery_id)
         .values(
             outcome=Outcome.ACCEPTED,
             signed_form=QUARANTINE_ACCEPTED,
@@ -261,7 +273,9 @@ def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
 
 def discard_from_quarantine(connection: Connection, delivery_id: int) -> None:
     result = connection.execute(
-        delete(Delivery).where(Delivery.id == delivery_id, Delivery.outcome == Outcome.QUARANTINED)
+        delete(Delivery).where(
+            col(Delivery.id) == delivery_id, col(Delivery.outcome) == Outcome.QUARANTINED
+        )
     )
     if result.rowcount == 0:
         raise NotInQuarantine(f"delivery {delivery_id} is not in the quarantine")
@@ -270,6 +284,6 @@ def discard_from_quarantine(connection: Connection, delivery_id: int) -> None:
 def mark_for_reprocessing(connection: Connection, delivery_ids: list[int]) -> None:
     connection.execute(
         update(Delivery)
-        .where(Delivery.id.in_(delivery_ids), Delivery.outcome == Outcome.ACCEPTED)
+        .where(col(Delivery.id).in_(delivery_ids), col(Delivery.outcome) == Outcome.ACCEPTED)
         .values(process_status=ProcessStatus.PENDING)
     )

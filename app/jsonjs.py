@@ -253,7 +253,7 @@ def js_stringify(value: object) -> str:
     return text
 
 
-def js_restringify(body: bytes) -> bytes | None:
+def js_restringify(body: bytes | bytearray) -> bytes | None:
     """UTF-8 bytes of ``JSON.stringify(JSON.parse(body))`` as Node/express computes it.
 
     The body is decoded the way body-parser does: UTF-8 with invalid sequences

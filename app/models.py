@@ -15,14 +15,16 @@ from sqlalchemy import (
     DateTime,
     Index,
     LargeBinary,
+    Table,
     Text,
     UniqueConstraint,
     func,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,6 +46,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core ``Table``: SQLModel sets ``__table__`` but does not declare it."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 class Outcome:
@@ -105,8 +115,10 @@ class DeliveryBody(SQLModel, table=True):
 
 # A delivery's stored body, wherever it was put (large accepted ones: ``delivery_body``).
 STORED_BODY = func.coalesce(
-    Delivery.body,
-    select(DeliveryBody.body).where(DeliveryBody.delivery_id == Delivery.id).scalar_subquery(),
+    col(Delivery.body),
+    select(col(DeliveryBody.body))
+    .where(col(DeliveryBody.delivery_id) == col(Delivery.id))
+    .scalar_subquery(),
 )
 
 

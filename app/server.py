@@ -17,10 +17,11 @@ from starlette.routing import Route
 from app import __version__
 from app.config import Settings
 from app.db import Database
+from app.ingest.processor import Processor
 from app.notify.service import NotifyService
+from app.notify.targets import TargetRegistry
 from app.notify.worker import NotifyWorker
-from app.processing import Processor
-from app.web import WebUI
+from app.web.ui import WebUI
 from app.webhook import Webhook
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ def create_app(settings: Settings) -> Starlette:
     db = Database(settings)
     processor = Processor(db)
     webhook = Webhook(settings, db, on_pending=processor.wake)
-    notify = NotifyService(settings, db)  # the API behind Settings -> Notifications
-    notify_worker = notify.worker = NotifyWorker(notify)
+    targets = TargetRegistry(settings)  # one plugin instance (and lock) per target for both
+    notify_worker = NotifyWorker(settings, db, targets)
+    # The API behind Settings -> Notifications; it wakes the worker when rows are due now.
+    notify = NotifyService(settings, db, targets, wake=notify_worker.wake)
     web = WebUI(settings, db, processor)
 
     async def healthz(request: Request) -> JSONResponse:

@@ -53,7 +53,7 @@ def kind_of(document: object) -> str:
     return "unknown"
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes | bytearray) -> Any:
     def reject_constant(name: str) -> None:
         raise IngestError(f"invalid JSON: {name} is not a JSON value")
 

@@ -72,13 +72,13 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def sign(key: str, timestamp: str, payload: bytes) -> str:
+def sign(key: str, timestamp: str, payload: bytes | bytearray) -> str:
     mac = hmac.new(key.encode("utf-8"), timestamp.encode("ascii") + b".", hashlib.sha256)
     mac.update(payload)  # no concatenation: payloads can be 100 MB
     return mac.hexdigest()
 
 
-def _find(header: SignatureHeader, keys: Sequence[str], payload: bytes) -> int | None:
+def _find(header: SignatureHeader, keys: Sequence[str], payload: bytes | bytearray) -> int | None:
     for number, key in enumerate(keys, start=1):
         expected = bytes.fromhex(sign(key, header.timestamp, payload))
         # Every candidate is compared, in constant time, so timing tells nothing either way.
@@ -89,12 +89,12 @@ def _find(header: SignatureHeader, keys: Sequence[str], payload: bytes) -> int |
 
 def verify(
     header: SignatureHeader,
-    body: bytes,
+    body: bytes | bytearray,  # the webhook keeps a large body as the bytearray it read into
     keys: Sequence[str],
     *,
     now: float,
     tolerance_seconds: int,
-    restringify: Callable[[bytes], bytes | None],
+    restringify: Callable[[bytes | bytearray], bytes | None],
 ) -> Match:
     """Return which key and form matched, or raise ``SignatureError`` saying why not.
 

@@ -16,16 +16,25 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, CursorResult
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 
 def upsert_insert(dialect: str, table: Any) -> Any:
     """An INSERT that knows ON CONFLICT, for the dialect named (SQLite and PostgreSQL both do)."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an ``INSERT … VALUES`` of one row made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise TypeError("not the result of an INSERT of one row")
+    return int(key[0])
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,9 @@ class Prepared:
         if not isinstance(statement, ClauseElement):
             statement = statement(dialect.name)
         compiled = statement.compile(dialect=dialect, column_keys=self.keys or None)
+        # bind_names and positiontup are SQLCompiler internals (SQLAlchemy is pinned to 2.1).
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError(f"not a SQL statement: {statement!r}")
         constants: dict[str, Any] = {}
         required: set[str] = set()
         processors: dict[str, Callable[[Any], Any]] = {}

@@ -203,7 +203,7 @@ class Webhook:
         return bytes(body[:4096])
 
     @staticmethod
-    async def _in_thread_if_large(body: bytes, work: Callable[[], T]) -> T:
+    async def _in_thread_if_large(body: bytes | bytearray, work: Callable[[], T]) -> T:
         if len(body) > THREAD_THRESHOLD:
             return await run_in_threadpool(work)
         return work()

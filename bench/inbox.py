@@ -368,12 +368,13 @@ def serve(data: Path, runs: int) -> int:
 
 def compare_search(data: Path, runs: int = 7) -> None:
     """In-process, on the same database, alternating: FTS5's own prefix query (what the app did
-    before web_0002) against the expanded one ``app.web.search`` builds now, one page each."""
+    before web_0002) against the expanded one ``app.web.queries.search`` builds now, one page
+    each."""
     from sqlalchemy import text
 
     from app.config import load_settings
     from app.db import create_db_engine, migrate
-    from app.web import search
+    from app.web.queries import search
 
     engine = create_db_engine(load_settings({"DATA_DIR": str(data)}))
     migrate(engine)

@@ -115,7 +115,7 @@ def floor_worker(body_path: Path, data_dir: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from app.config import load_settings
     from app.db import create_db_engine, migrate
-    from app.processing import CHUNK_MESSAGES
+    from app.ingest.chatlog import CHUNK_MESSAGES
 
     migrate(create_db_engine(load_settings()))
     document = json.loads(body_path.read_bytes())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import json
 import socket
 import threading
 import time
@@ -14,7 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import AppProcess, JsonSink, free_port
+from servers import AppProcess, free_port
+from sinks import JsonSink
 from vendor import HelloClientFake, succeeded
 
 from app import shapes
@@ -166,27 +166,12 @@ class SwitchableSink:
         return self.state.url(path)
 
     def on(self) -> None:
-        state = self.state
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with state.condition:
-                    state.attempts.append(self.path)
-                    state.accepted.append((self.path, json.loads(body)))
-                    state.condition.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        handler = self.state.handler()  # answers 200 to all: nothing is set to fail
         # The port was free a moment ago; retry briefly in case a closing socket still holds it.
         deadline = time.monotonic() + 5
         while True:
             try:
-                server = http.server.ThreadingHTTPServer(("127.0.0.1", state.port), Handler)
+                server = http.server.ThreadingHTTPServer(("127.0.0.1", self.state.port), handler)
                 break
             except OSError:
                 if time.monotonic() > deadline:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import subprocess
@@ -15,10 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import APP_VARIABLES, SIGNING_KEY, AppProcess
-
-from app import shapes
-from app.signature import HEADER, sign
+from conftest import APP_VARIABLES, SIGNING_KEY, AppProcess, post_lead, session_ids
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,33 +27,6 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
-
-
-def post_lead(client: httpx.Client, url: str) -> int | None:
-    """One signed lead; its SessionID when the inbox answered success, else None."""
-    lead = shapes.sample_lead()
-    body = json.dumps(lead, separators=(",", ":")).encode()
-    timestamp = str(int(time.time()))
-    try:
-        response = client.post(
-            f"{url}/webhook",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                HEADER: f"t={timestamp},v1={sign(SIGNING_KEY, timestamp, body)}",
-            },
-        )
-    except httpx.TransportError:
-        return None
-    return lead["SessionID"] if response.json() == {"status": "success"} else None
-
-
-def session_ids(db: Path) -> set[int]:
-    connection = sqlite3.connect(db, timeout=10)
-    try:
-        return {row[0] for row in connection.execute("SELECT session_id FROM lead")}
-    finally:
-        connection.close()
 
 
 def digest(path: Path) -> str:

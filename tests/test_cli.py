@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from conftest import APP_VARIABLES, SIGNING_KEY, AppProcess
+from spec_examples import SPEC_APPOINTMENT, SPEC_CHATLOG, SPEC_LEAD
 from vendor import HelloClientFake
 
 
@@ -60,10 +61,9 @@ def test_send_test_reports_an_unreachable_url(app_server: AppProcess) -> None:
 def test_reprocess_rebuilds_records_from_stored_raw_bodies(
     app_server: AppProcess, vendor: HelloClientFake
 ) -> None:
-    from test_webhook import DOC_CHATLOG, DOC_LEAD
 
-    vendor.post(DOC_LEAD)
-    vendor.post(DOC_CHATLOG)
+    vendor.post(SPEC_LEAD)
+    vendor.post(SPEC_CHATLOG)
     vendor.post(body=b"{broken")
     app_server.stop()
     # As after an upgrade whose parser changed: the records go, the raw deliveries stay.
@@ -89,10 +89,9 @@ def test_reprocess_rebuilds_records_from_stored_raw_bodies(
 def test_quarantine_list_accept_and_discard(
     app_server: AppProcess, vendor: HelloClientFake
 ) -> None:
-    from test_webhook import DOC_APPOINTMENT, DOC_LEAD
 
-    vendor.post(DOC_LEAD, signed=False)
-    vendor.post(DOC_APPOINTMENT, key="some-other-workspace")
+    vendor.post(SPEC_LEAD, signed=False)
+    vendor.post(SPEC_APPOINTMENT, key="some-other-workspace")
     listing = run_cli(app_server, "quarantine", "list")
     assert listing.returncode == 0
     assert "2 quarantined" in listing.stdout

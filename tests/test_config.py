@@ -6,17 +6,20 @@ import ipaddress
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from app.config import (
     HELLO_CLIENT_IPS,
+    SETTING_VARIABLES,
     VARIABLES,
     ConfigError,
     documented_names,
     load_settings,
 )
+from app.settings_spec import ForEntrypoint, Number, Whole
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +49,14 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.api_token is None
     assert settings.apprise_urls is None
     assert settings.apprise_config is None
+    assert settings.notify_rate_limit == 10
+    assert settings.notify_rate_window_seconds == 60.0
+    assert settings.notify_retry_first_seconds == 30.0
+    assert settings.notify_retry_cap_seconds == 3600.0
+    assert settings.notify_retry_max_hours == 24.0
+    assert settings.notify_poll_seconds == 15.0
+    assert settings.auth == "login"
+    assert settings.auth_header is None
 
 
 def test_blank_values_mean_the_default() -> None:
@@ -146,6 +157,46 @@ def test_signing_keys_are_comma_separated() -> None:
     assert settings.signing_keys == ("whsec_new", "whsec old")
 
 
+# ---- what is read, and within which bounds ---------------------------------------------
+
+
+class RecordingEnviron(Mapping[str, str]):
+    """An environment that notes every name looked up in it."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_load_settings_reads_exactly_the_declared_variables() -> None:
+    """Nothing is read that is not declared (and so documented), and every declaration is read."""
+    environ = RecordingEnviron()
+    load_settings(environ)
+    entrypoint_only = {v.name for v in VARIABLES if isinstance(v, ForEntrypoint)}
+    assert environ.asked == set(documented_names()) - entrypoint_only
+
+
+BOUNDED = [v for v in VARIABLES if isinstance(v, Whole | Number)]
+
+
+@pytest.mark.parametrize("variable", BOUNDED, ids=lambda v: v.name)
+def test_declared_bounds_are_inclusive_and_enforced(variable: Whole | Number) -> None:
+    load_settings({variable.name: str(variable.minimum)})
+    load_settings({variable.name: str(variable.maximum)})
+    for outside in (variable.minimum - 1, variable.maximum + 1):
+        with pytest.raises(ConfigError, match=rf"^{variable.name}: must be between"):
+            load_settings({variable.name: str(outside)})
+
+
 # ---- _FILE twins -------------------------------------------------------------------------
 
 
@@ -156,12 +207,21 @@ def test_secret_from_file_is_read_and_stripped(tmp_path: Path) -> None:
     assert settings.signing_keys == ("whsec_from_file", "whsec_second")
 
 
+def attribute_of(name: str) -> str:
+    (attribute,) = [a for a, variable in SETTING_VARIABLES.items() if variable.name == name]
+    return attribute
+
+
 @pytest.mark.parametrize("variable", [v.name for v in VARIABLES if v.secret])
-def test_every_secret_has_a_working_file_twin(variable: str, tmp_path: Path) -> None:
+def test_every_secret_is_read_from_its_file_twin(variable: str, tmp_path: Path) -> None:
+    """Only NAME_FILE set: the setting holds the file's value, as if NAME had been set."""
+    value = "sqlite:///from-file.db" if variable == "DATABASE_URL" else "from-file-s3cret"
     path = tmp_path / "secret"
-    path.write_text("sqlite:///x.db\n" if variable == "DATABASE_URL" else "s3cret\n")
-    assert f"{variable}_FILE" in documented_names()
-    load_settings({f"{variable}_FILE": str(path)})  # accepted
+    path.write_text(f"  {value}\n")
+    attribute = attribute_of(variable)
+    from_file = getattr(load_settings({f"{variable}_FILE": str(path)}), attribute)
+    assert from_file == getattr(load_settings({variable: value}), attribute)
+    assert from_file != getattr(load_settings({}), attribute)
     with pytest.raises(ConfigError, match=rf"^{variable}: set either"):
         load_settings({variable: "inline", f"{variable}_FILE": str(path)})
 

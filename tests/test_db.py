@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -13,10 +13,18 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.config import load_settings
-from app.db import MIGRATIONS, Database, StorageUnavailable, migrate, script_heads, up_to_date
+from app.db import (
+    MIGRATIONS,
+    Database,
+    StorageUnavailable,
+    after_commit,
+    migrate,
+    script_heads,
+    up_to_date,
+)
 
 BUSY_TIMEOUT = 0.2
 
@@ -71,6 +79,13 @@ class Gate:
     def open(self) -> None:
         self.release.set()
         self.future.result(10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
 
 
 PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
@@ -175,7 +190,8 @@ def test_jobs_queued_behind_a_locked_batch_wait_one_timeout_not_two(tmp_path: Pa
         other.execute("BEGIN EXCLUSIVE")
         started = time.monotonic()
         first = database.writer.submit(lambda c: c.exec_driver_sql("SELECT 1"))
-        time.sleep(0.1)  # the first batch is now waiting for the lock; these queue behind it
+        # Running: taken as a batch of its own, now waiting for the lock; these queue behind it.
+        assert wait_until(first.running)
         queued = [database.writer.submit(lambda c: c.exec_driver_sql("SELECT 1")) for _ in "ab"]
         for future in [first, *queued]:
             with pytest.raises(StorageUnavailable, match="locked"):
@@ -218,6 +234,97 @@ def test_stop_finishes_queued_jobs(db: Database) -> None:
     assert [f.result(0) for f in futures] == list(range(5))
     db.writer.start()  # the fixture closes it again
     assert items(db) == list(range(5))
+
+
+# ---- after_commit: announcements of committed rows -----------------------------------------
+class Listener:
+    """Counts its calls and what another connection saw then: called after the commit?"""
+
+    def __init__(self, db: Database, topic: str = "items") -> None:
+        self.db, self.calls = db, 0
+        self.seen: list[list[int]] = []
+        db.writer.subscribe(topic, self)
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self.seen.append(items(self.db))
+
+
+def insert_and_announce(n: int, *, fail: bool = False) -> object:
+    def job(connection: Connection) -> int:
+        connection.execute(text("INSERT INTO item (n) VALUES (:n)"), {"n": n})
+        after_commit(connection, "items")
+        if fail:
+            raise ValueError("bug after asking")
+        return n
+
+    return job
+
+
+def test_after_commit_is_announced_once_per_commit_with_the_rows_visible(db: Database) -> None:
+    listener = Listener(db)
+    gate = Gate(db)
+    futures = [db.writer.submit(insert_and_announce(n)) for n in range(3)]
+    gate.open()
+    assert [f.result(10) for f in futures] == [0, 1, 2]
+    assert (listener.calls, listener.seen) == (1, [[0, 1, 2]])  # one batch, one announcement
+    db.writer.run_sync(insert(3))  # a commit nobody asked to announce
+    assert listener.calls == 1
+
+
+def test_a_job_that_fails_announces_nothing_its_neighbours_once(db: Database) -> None:
+    listener = Listener(db)
+    gate = Gate(db)
+    failing = db.writer.submit(insert_and_announce(1, fail=True))
+    gate.open()
+    with pytest.raises(ValueError):
+        failing.result(10)
+    assert listener.calls == 0  # rolled back: nothing to announce
+
+    gate = Gate(db)
+    futures = [db.writer.submit(insert_and_announce(n, fail=n == 3)) for n in (2, 3, 4)]
+    gate.open()  # the batch fails together, then is rerun job by job
+    with pytest.raises(ValueError):
+        futures[1].result(10)
+    assert (listener.calls, listener.seen) == (1, [[2, 4]])
+
+
+def test_a_batch_that_cannot_commit_announces_nothing(db: Database) -> None:
+    listener = Listener(db)
+
+    def disk_trouble(connection: Connection) -> None:
+        after_commit(connection, "items")
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    gate = Gate(db)
+    neighbour = db.writer.submit(insert_and_announce(1))
+    broken = db.writer.submit(disk_trouble)
+    gate.open()
+    for future in (neighbour, broken):
+        with pytest.raises(StorageUnavailable):
+            future.result(10)
+    assert listener.calls == 0 and items(db) == []
+
+
+def test_after_commit_outside_the_writer_does_nothing(db: Database) -> None:
+    listener = Listener(db)
+    with db.engine.begin() as connection:
+        insert_and_announce(1)(connection)
+    db.writer.run_sync(insert(2))  # the writer's next commit does not announce it either
+    assert listener.calls == 0 and items(db) == [1, 2]
+
+
+def test_a_failing_subscriber_neither_stops_the_writer_nor_the_others(db: Database) -> None:
+    def broken() -> None:
+        raise RuntimeError("subscriber bug")
+
+    db.writer.subscribe("items", broken)
+    listener = Listener(db)
+    assert db.writer.run_sync(insert_and_announce(1)) == 1
+    assert listener.calls == 1
+    db.writer.unsubscribe("items", listener)
+    assert db.writer.run_sync(insert_and_announce(2)) == 2
+    assert listener.calls == 1
 
 
 def migration_heads() -> set[str]:

@@ -28,8 +28,8 @@ from app.deliveries import (
     store_accepted,
     store_refusal,
 )
+from app.ingest.documents import INLINE_MAX_BYTES
 from app.models import STORED_BODY, Delivery, Outcome
-from app.processing import INLINE_MAX_BYTES
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROOMY = QuarantineLimits(max_items=100, max_bytes=10**6)

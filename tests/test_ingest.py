@@ -1,4 +1,6 @@
-"""app.ingest: leads and appointments to rows, strictly typed, extras kept, stored once."""
+"""Leads and appointments to rows (app.shapes, app.ingest.records), strictly typed, extras kept,
+stored once; and a small body's outcome recorded on its delivery (app.ingest.documents).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from chatlogs import stored_delivery
 from spec_examples import SPEC_LEAD
 from sqlalchemy import Connection, text
 
 from app.db import Database
-from app.ingest import store_lead
-from app.processing import apply_document
+from app.ingest.documents import apply_document, parse_body, process_inline
+from app.ingest.records import store_lead
 from app.shapes import IngestError, kind_of, lead_values, parse_json, parse_time
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -244,3 +247,29 @@ def test_lead_full_text_search(db: Database) -> None:
     assert rows(db, "SELECT rowid FROM lead_fts WHERE lead_fts MATCH 'email:\"test@qq.com\"'")
     db.writer.run_sync(lambda c: c.execute(text("DELETE FROM lead WHERE id = :i"), {"i": lead_id}))
     assert rows(db, "SELECT rowid FROM lead_fts WHERE lead_fts MATCH 'garcia'") == []
+
+
+# ---- a small body's outcome, on its delivery ---------------------------------------------
+
+
+def test_unknown_body_stores_nothing_inline(db: Database) -> None:
+    delivery_id = stored_delivery(db, b"[1]")
+    result = db.writer.run_sync(
+        lambda c: process_inline(c, delivery_id, parse_body(b"[1]"), now=NOW)
+    )
+    assert result.kind == "unknown"
+    assert rows(db, "SELECT kind, process_status, process_error FROM delivery") == [
+        (
+            "unknown",
+            "failed",
+            "not a lead, appointment or chat log: expected a JSON object with Type",
+        )
+    ]
+
+
+def test_invalid_json_inline_is_flagged(db: Database) -> None:
+    delivery_id = stored_delivery(db, b"{")
+    db.writer.run_sync(lambda c: process_inline(c, delivery_id, parse_body(b"{"), now=NOW))
+    ((status, error),) = rows(db, "SELECT process_status, process_error FROM delivery")
+    assert status == "failed"
+    assert error.startswith("invalid JSON")

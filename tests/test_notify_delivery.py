@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import AppProcess, JsonSink
-from vendor import SUCCESS, HelloClientFake
+from conftest import BASE_URL, FAST, JsonSink, MakeApp, VendorFor, outbox
+from vendor import SUCCESS
+from worker_passes import PASS_LOG, wait_for_quiet_pass
 
 from app import shapes
-
-BASE_URL = "https://inbox.example.com"
-# Short retry and poll times: documented settings, not mocks.
-FAST = {
-    "NOTIFY_RETRY_FIRST_SECONDS": "0.2",
-    "NOTIFY_RETRY_CAP_SECONDS": "1",
-    "NOTIFY_POLL_SECONDS": "0.2",
-    "BASE_URL": BASE_URL,
-    "TZ": "Europe/Berlin",
-}
-QUIET_SECONDS = 1.5  # several worker passes: long enough for a wrong extra send to show up
-
-MakeApp = Callable[..., AppProcess]
-VendorFor = Callable[[AppProcess], HelloClientFake]
 
 
 def local_time(create_time: str) -> str:
     moment = datetime.fromisoformat(create_time.replace("Z", "+00:00"))
     local = moment.astimezone(ZoneInfo("Europe/Berlin"))
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
-
-
-def outbox(app: AppProcess, *, settled: int | None = None) -> list[tuple[object, ...]]:
-    """The outbox rows, after waiting (if asked) until ``settled`` rows are no longer pending:
-    the endpoint hears of a notification just before its row is marked."""
-    if settled is not None:
-        app.wait_for("SELECT count(*) FROM notify_outbox WHERE status != 'pending'", settled)
-    return [
-        tuple(row)
-        for row in app.query("SELECT kind, status, attempts FROM notify_outbox ORDER BY id")
-    ]
 
 
 def test_a_signed_appointment_notifies_once_with_the_expected_text(
@@ -73,7 +48,7 @@ def test_a_signed_appointment_notifies_once_with_the_expected_text(
 def test_retries_and_replays_of_the_same_lead_add_nothing(
     make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
 ) -> None:
-    app = make_app(APPRISE_URLS=json_sink.url("/phone"), **FAST)
+    app = make_app(APPRISE_URLS=json_sink.url("/phone"), **FAST, **PASS_LOG)
     vendor = vendor_for(app)
     payload = shapes.sample_lead("Lead")
     assert vendor.post(payload).content == SUCCESS
@@ -83,7 +58,7 @@ def test_retries_and_replays_of_the_same_lead_add_nothing(
     vendor.post(payload, t=int(time.time()) + 5)  # a replay, signed later
     vendor.post(dict(payload, Content="same lead, sent again"))  # same lead key, new body
     app.wait_for("SELECT count(*) FROM delivery", 4)
-    time.sleep(QUIET_SECONDS)
+    wait_for_quiet_pass(app)
 
     assert app.scalar("SELECT count(*) FROM lead") == 1
     assert len(json_sink.received()) == 1
@@ -107,7 +82,7 @@ def test_routing_by_tags(
             ]
         )
     )
-    app = make_app(APPRISE_CONFIG=str(config), **FAST)
+    app = make_app(APPRISE_CONFIG=str(config), **FAST, **PASS_LOG)
     vendor = vendor_for(app)
 
     for payload in (
@@ -118,7 +93,7 @@ def test_routing_by_tags(
         assert vendor.post(payload).content == SUCCESS
     json_sink.wait(2, "/untagged")
     json_sink.wait(2, "/lead-and-chatlog")
-    time.sleep(QUIET_SECONDS)
+    wait_for_quiet_pass(app)
 
     def titles(path: str) -> list[str]:
         return sorted(str(note["title"]) for note in json_sink.received(path))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import html
 
-from conftest import JsonSink, SmtpSink
-from test_notify_delivery import FAST, MakeApp, VendorFor, outbox
+from conftest import FAST, JsonSink, MakeApp, SmtpSink, VendorFor, outbox
 from vendor import SUCCESS
 
 from app import shapes

@@ -14,9 +14,8 @@ import apprise
 import pytest
 from apprise import NotifyFormat
 from apprise.conversion import convert_between
-from conftest import JsonSink, SmtpSink
+from conftest import FAST, JsonSink, MakeApp, SmtpSink, VendorFor
 from starlette.routing import Match
-from test_notify_delivery import FAST, MakeApp, VendorFor
 from vendor import SUCCESS
 
 from app import shapes

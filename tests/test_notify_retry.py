@@ -6,9 +6,9 @@ import re
 import signal
 import time
 
-from conftest import AppProcess, JsonSink
-from test_notify_delivery import FAST, QUIET_SECONDS, MakeApp, VendorFor, outbox
+from conftest import FAST, AppProcess, JsonSink, MakeApp, VendorFor, outbox
 from vendor import SUCCESS
+from worker_passes import PASS_LOG, wait_for_quiet_pass
 
 from app import shapes
 
@@ -22,12 +22,12 @@ def test_a_failing_endpoint_is_retried_and_gets_exactly_one(
     make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
 ) -> None:
     json_sink.fail("/flaky", 2)  # two 500s, then it works
-    app = make_app(APPRISE_URLS=json_sink.url("/flaky"), **FAST)
+    app = make_app(APPRISE_URLS=json_sink.url("/flaky"), **FAST, **PASS_LOG)
     assert vendor_for(app).post(shapes.sample_lead("Lead")).content == SUCCESS
 
     json_sink.wait(1, "/flaky")
     assert outbox(app, settled=1) == [("lead", "sent", 3)]
-    time.sleep(QUIET_SECONDS)
+    wait_for_quiet_pass(app)
     assert len(json_sink.received("/flaky")) == 1
     assert json_sink.attempts.count("/flaky") == 3
     streak, last_error = target_health(app)
@@ -39,7 +39,7 @@ def test_a_crash_while_rows_are_pending_loses_nothing(
     make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
 ) -> None:
     json_sink.fail("/down", 10**9)
-    app = make_app(APPRISE_URLS=json_sink.url("/down"), **FAST)
+    app = make_app(APPRISE_URLS=json_sink.url("/down"), **FAST, **PASS_LOG)
     assert vendor_for(app).post(shapes.sample_lead("Appointment")).content == SUCCESS
     app.wait_for("SELECT attempts >= 2 FROM notify_outbox", 1)
     streak, last_error = target_health(app)
@@ -52,7 +52,7 @@ def test_a_crash_while_rows_are_pending_loses_nothing(
 
     json_sink.wait(1, "/down")
     assert outbox(app, settled=1)[0][:2] == ("appointment", "sent")
-    time.sleep(QUIET_SECONDS)
+    wait_for_quiet_pass(app)
     assert len(json_sink.received("/down")) == 1
 
 
@@ -60,7 +60,7 @@ def test_a_graceful_restart_resumes_pending_rows(
     make_app: MakeApp, vendor_for: VendorFor, json_sink: JsonSink
 ) -> None:
     json_sink.fail("/down", 10**9)
-    app = make_app(APPRISE_URLS=json_sink.url("/down"), **FAST)
+    app = make_app(APPRISE_URLS=json_sink.url("/down"), **FAST, **PASS_LOG)
     vendor = vendor_for(app)
     for kind in ("Lead", "Appointment"):
         assert vendor.post(shapes.sample_lead(kind)).content == SUCCESS
@@ -74,7 +74,7 @@ def test_a_graceful_restart_resumes_pending_rows(
         ("lead", "sent"),
         ("appointment", "sent"),
     ]
-    time.sleep(QUIET_SECONDS)
+    wait_for_quiet_pass(app)
     assert len(json_sink.received("/down")) == 2
 
 
@@ -87,6 +87,7 @@ def test_a_storm_is_rate_limited_and_summarised(
         NOTIFY_RATE_LIMIT="3",
         NOTIFY_RATE_WINDOW_SECONDS="2",
         **FAST,
+        **PASS_LOG,
     )
     vendor = vendor_for(app)
     started = time.monotonic()
@@ -99,7 +100,7 @@ def test_a_storm_is_rate_limited_and_summarised(
         timeout=60,
     )
     elapsed = time.monotonic() - started
-    time.sleep(QUIET_SECONDS)
+    wait_for_quiet_pass(app)
 
     notes = json_sink.received("/storm")
     summaries = [n for n in notes if "One summary instead of" in str(n["message"])]

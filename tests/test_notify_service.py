@@ -1,7 +1,7 @@
 """The service API the Settings → Notifications page calls, with the worker running in-process.
 
 Real database file, real writer, real Apprise, real local endpoints; leads are stored through
-``ingest.store_lead`` exactly as the webhook stores them.
+``app.ingest.records.store_lead`` exactly as the webhook stores them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from conftest import JsonSink
 
-from app import ingest, shapes
+from app import shapes
 from app.config import load_settings
 from app.db import Database
+from app.ingest import records
 from app.models import utcnow
 from app.notify.service import NotifyService
-from app.notify.targets import Target, secret_parts
+from app.notify.targets import Target, TargetRegistry, secret_parts
 from app.notify.views import TargetError, TemplateInvalid, UnknownTarget
 from app.notify.worker import NotifyWorker
 
@@ -31,36 +32,45 @@ FAST = {
 }
 
 MakeService = Callable[..., NotifyService]
+Workers = dict[NotifyService, NotifyWorker]
 
 
 @pytest.fixture
-def make_service(tmp_path: Path) -> Iterator[MakeService]:
+def workers() -> Workers:
+    """The running worker of each service made with ``worker=True``, wired as the server does."""
+    return {}
+
+
+@pytest.fixture
+def make_service(tmp_path: Path, workers: Workers) -> Iterator[MakeService]:
     made: list[NotifyService] = []
 
     def make(*, worker: bool = False, **env: str) -> NotifyService:
         settings = load_settings({"DATA_DIR": str(tmp_path / "data"), **FAST, **env})
         db = Database(settings)
         db.open()
-        service = NotifyService(settings, db)
+        registry = TargetRegistry(settings)
+        running = NotifyWorker(settings, db, registry)
+        service = NotifyService(settings, db, registry, wake=running.wake)
         made.append(service)
         if worker:
-            service.worker = NotifyWorker(service)
-            service.worker.start()
+            running.start()
+            workers[service] = running
         else:
-            service.sync_config()  # what the worker does at start: env targets get their rows
+            running.sync_config()  # what the worker does at start: env targets get their rows
         return service
 
     yield make
     for service in made:
-        if service.worker is not None:
-            service.worker.stop()
+        if service in workers:
+            workers.pop(service).stop()
         service.db.close()
 
 
 def store_lead(service: NotifyService, kind: str = "Lead", **fields: str) -> int:
     values = shapes.lead_values(dict(shapes.sample_lead(kind), **fields))
     outcome = service.db.writer.run_sync(
-        lambda c: ingest.store_lead(c, values, delivery_id=None, now=utcnow())
+        lambda c: records.store_lead(c, values, delivery_id=None, now=utcnow())
     )
     return outcome.lead_id
 
@@ -71,6 +81,13 @@ def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
+
+
+def wait_for_quiet_pass(worker: NotifyWorker) -> None:
+    """Until the worker has polled and found nothing to do in a pass begun after this call (the
+    pass under way now may have begun before it)."""
+    after = worker.passes + 1
+    eventually(lambda: worker.last_quiet_pass > after)
 
 
 def test_targets_list_add_edit_disable_remove(
@@ -248,12 +265,12 @@ def test_apprise_log_records_lose_known_secrets(
 
 
 def test_a_stored_lead_wakes_the_worker_without_waiting_for_the_poll(
-    make_service: MakeService, json_sink: JsonSink
+    make_service: MakeService, workers: Workers, json_sink: JsonSink
 ) -> None:
     service = make_service(
         worker=True, APPRISE_URLS=json_sink.url("/now"), NOTIFY_POLL_SECONDS="60"
     )
-    time.sleep(0.5)  # the first pass is over; the next poll is a minute away
+    eventually(lambda: workers[service].passes >= 1)  # polled once; the next is a minute away
     started = time.monotonic()
     store_lead(service, "Appointment")
     json_sink.wait(1, "/now", timeout=5)
@@ -261,26 +278,24 @@ def test_a_stored_lead_wakes_the_worker_without_waiting_for_the_poll(
 
 
 def test_a_target_gone_from_the_environment_keeps_its_rows_until_it_returns(
-    make_service: MakeService, json_sink: JsonSink
+    make_service: MakeService, workers: Workers, json_sink: JsonSink
 ) -> None:
     json_sink.fail("/phone", 10**9)
     url = json_sink.url("/phone")
     first = make_service(worker=True, APPRISE_URLS=url)
     store_lead(first, "Lead")
     eventually(lambda: first.outbox_rows()[0].attempts >= 1)
-    assert first.worker is not None
-    first.worker.stop()
+    workers.pop(first).stop()
     first.db.close()
 
     json_sink.fail("/phone", 0)
     without = make_service(worker=True)  # restarted with the URL removed from APPRISE_URLS
-    time.sleep(0.6)  # a few passes: nothing may be sent to a target that is not configured
+    wait_for_quiet_pass(workers[without])  # nothing may be sent to a target not configured
     [gone] = without.list_targets()
     assert (gone.present, gone.pending, gone.editable) == (False, 1, False)
     assert gone.error == "no longer in the configuration"
     assert json_sink.received() == []
-    assert without.worker is not None
-    without.worker.stop()
+    workers.pop(without).stop()
     without.db.close()
 
     back = make_service(worker=True, APPRISE_URLS=url)  # it returns within the retry window

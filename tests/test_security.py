@@ -21,13 +21,14 @@ import pytest
 from conftest import (
     API_TOKEN,
     INBOX_PASSWORD,
+    PUBLIC,
     SIGNING_KEY,
     AppProcess,
+    every_route,
     inbox_client,
 )
 from itsdangerous import TimestampSigner
 from spec_examples import SPEC_LEAD
-from test_web_auth import PUBLIC, every_route
 from vendor import HelloClientFake
 
 from app import signature

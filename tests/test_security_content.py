@@ -6,11 +6,8 @@ tests/test_web_xss.py and test_notify_render.py; docs/security.md maps each defe
 from __future__ import annotations
 
 import csv
-import http.server
 import io
-import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,15 +20,16 @@ from conftest import (
     SIGNING_KEY,
     AppProcess,
     InboxClient,
+    dangerous,
+    every_route,
     inbox_client,
 )
-from test_web_auth import every_route
-from test_web_xss import dangerous
+from sinks import JsonSink
 from vendor import HelloClientFake
 
 from app.config import load_settings
 from app.server import create_app
-from app.web.export import FORMULA_STARTS
+from app.web.pages.export import FORMULA_STARTS
 
 SINK_PASSWORD = "sink-pass-9f3a7c"  # in APPRISE_URLS: must never reach a log or a page
 MAIL_PASSWORD = "mail-pass-51d0e2"
@@ -44,48 +42,19 @@ PAYLOAD = f"{SCRIPT} {IMG} {MD_LINK}"
 # ---- one server with every secret set, and a notification sink in three formats ---------
 
 
-class Sink(http.server.ThreadingHTTPServer):
-    """Apprise's json:// target: keeps each notification by path (/text, /markdown, /html)."""
-
-    def __init__(self) -> None:
-        self.received: dict[str, list[dict[str, str]]] = {}
-        self.arrived = threading.Condition()
-        sink = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with sink.arrived:
-                    sink.received.setdefault(self.path, []).append(json.loads(body))
-                    sink.arrived.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    def wait(self, path: str, *, timeout: float = 30) -> dict[str, str]:
-        with self.arrived:
-            if not self.arrived.wait_for(lambda: self.received.get(path), timeout):
-                raise AssertionError(f"no notification at {path}: {self.received}")
-            return self.received[path][0]
-
-
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    server = Sink()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
+def sink() -> Iterator[JsonSink]:
+    """Apprise's json:// target: keeps each notification by path (/text, /markdown, /html)."""
+    sink = JsonSink()
+    server = sink.serve()
+    yield sink
     server.shutdown()
     server.server_close()
 
 
 @pytest.fixture(scope="module")
-def secure_app(tmp_path_factory: pytest.TempPathFactory, sink: Sink) -> Iterator[AppProcess]:
-    port = sink.server_address[1]
+def secure_app(tmp_path_factory: pytest.TempPathFactory, sink: JsonSink) -> Iterator[AppProcess]:
+    port = sink.port
     urls = " ".join(
         [
             *(
@@ -213,18 +182,18 @@ def test_every_page_and_reflected_parameter_keeps_payloads_inert(
 
 
 def test_notifications_carry_payloads_as_text_in_every_format(
-    secure_app: AppProcess, hostile: dict[str, int], sink: Sink
+    secure_app: AppProcess, hostile: dict[str, int], sink: JsonSink
 ) -> None:
     """test_notify_render proves Apprise's escaping per plugin; here the real server delivers a
     hostile lead to text, Markdown and HTML targets, and each is read as its client would."""
-    text = sink.wait("/text")
+    text = sink.wait(1, "/text")[0]
     assert SCRIPT in text["message"] and MD_LINK in text["message"]  # text is data, unchanged
 
-    html = sink.wait("/html")
+    html = sink.wait(1, "/html")[0]
     assert dangerous(html["message"]) == [], html["message"]
     assert "<a " not in html["message"].lower() and "&lt;script&gt;" in html["message"]
 
-    md = sink.wait("/markdown")
+    md = sink.wait(1, "/markdown")[0]
     rendered = markdown.markdown(md["message"])
     assert dangerous(rendered) == [], rendered
     assert "<a " not in rendered.lower() and "javascript:alert" in rendered  # visible, no link
@@ -267,9 +236,9 @@ def test_csv_cells_never_start_a_formula(secure_app: AppProcess, node_json: obje
 
 
 def test_secrets_never_reach_the_log_or_any_page(
-    secure_app: AppProcess, hostile: dict[str, int], sink: Sink, tmp_path: Path
+    secure_app: AppProcess, hostile: dict[str, int], sink: JsonSink, tmp_path: Path
 ) -> None:
-    sink.wait("/html")  # notifications went out, and the mailto target has failed by now
+    sink.wait(1, "/html")[0]  # notifications went out, and the mailto target has failed by now
     owner = browser(secure_app)
     made = owner.post("/status/calendar")
     calendar_token = re.search(r"calendar\.ics\?token=([\w-]+)", made.text)

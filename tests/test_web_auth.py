@@ -9,13 +9,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import API_TOKEN, INBOX_PASSWORD, SIGNING_KEY, AppProcess, inbox_client
-from starlette.routing import Mount, Route
+from conftest import (
+    API_TOKEN,
+    INBOX_PASSWORD,
+    PUBLIC,
+    SIGNING_KEY,
+    AppProcess,
+    every_route,
+    inbox_client,
+)
 
-from app.config import load_settings
-from app.server import create_app
-
-PUBLIC = {"/webhook", "/healthz", "/login", "/setup"}
 TOKEN_ROUTES = {"/calendar.ics"}  # authenticated by their own token, checked below
 
 
@@ -25,19 +28,6 @@ def execute(app: AppProcess, sql: str, params: tuple[object, ...] = ()) -> None:
     with connection:
         connection.execute(sql, params)
     connection.close()
-
-
-def every_route(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(method, path) for each route the real application registers, params filled in."""
-    settings = load_settings({"DATA_DIR": str(tmp_path), "INBOX_PASSWORD": "x" * 12})
-    for route in create_app(settings).routes:
-        if isinstance(route, Mount):
-            yield "GET", f"{route.path}/app.css"
-            continue
-        assert isinstance(route, Route), f"unexpected route type {route!r}"
-        path = re.sub(r"\{[^}]+\}", "1", route.path)
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            yield method, path
 
 
 def test_no_route_answers_without_sign_in(inbox_app: AppProcess, tmp_path: Path) -> None:
@@ -250,28 +240,49 @@ def test_auth_none_opens_pages_with_a_warning_but_not_the_api(
     assert "AUTH=none" in app.log()
 
 
-@pytest.mark.parametrize("trusted", [True, False])
+def behind(proxies: str, factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """A server that believes the auth header and forwarded scheme only from ``proxies``."""
+    env = {
+        "WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+        "INBOX_PASSWORD": INBOX_PASSWORD,
+        "AUTH_HEADER": "Remote-User",
+        "TRUSTED_PROXIES": proxies,
+    }
+    app = AppProcess(factory.mktemp("proxied") / "data", env).start()
+    yield app
+    app.stop()
+
+
+# Only read by the tests below (no sign-in, no writes), so one server each serves them all.
+@pytest.fixture(scope="module")
+def trusted_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    yield from behind("127.0.0.1/32", tmp_path_factory)  # the tests' own address
+
+
+@pytest.fixture(scope="module")
+def other_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    yield from behind("10.9.9.9", tmp_path_factory)  # not the tests' address
+
+
 def test_auth_header_is_believed_only_from_trusted_proxies(
-    make_app: Callable[..., AppProcess], trusted: bool
+    trusted_proxy: AppProcess, other_proxy: AppProcess
 ) -> None:
-    proxies = "127.0.0.1/32" if trusted else "10.9.9.9"
-    app = make_app(
-        INBOX_PASSWORD=INBOX_PASSWORD, AUTH_HEADER="Remote-User", TRUSTED_PROXIES=proxies
-    )
-    answer = httpx.get(f"{app.url}/status", headers={"Remote-User": "alice"})
-    if trusted:
-        assert answer.status_code == 200 and "Signed in as <strong>alice</strong>" in answer.text
-    else:
-        assert answer.status_code == 303
+    alice = {"Remote-User": "alice"}
+    answer = httpx.get(f"{trusted_proxy.url}/status", headers=alice)
+    assert answer.status_code == 200 and "Signed in as <strong>alice</strong>" in answer.text
+    assert httpx.get(f"{other_proxy.url}/status", headers=alice).status_code == 303
 
 
-def test_cookie_is_secure_behind_an_https_proxy(make_app: Callable[..., AppProcess]) -> None:
-    app = make_app(INBOX_PASSWORD=INBOX_PASSWORD, TRUSTED_PROXIES="127.0.0.1")
-    answer = httpx.get(f"{app.url}/login", headers={"X-Forwarded-Proto": "https"})
+def test_cookie_is_secure_behind_an_https_proxy(
+    trusted_proxy: AppProcess, other_proxy: AppProcess, inbox_app: AppProcess
+) -> None:
+    https = {"X-Forwarded-Proto": "https"}
+    answer = httpx.get(f"{trusted_proxy.url}/login", headers=https)
     assert "secure" in answer.headers["set-cookie"].lower()
-    spoofed = make_app(INBOX_PASSWORD=INBOX_PASSWORD)  # no trusted proxy: header ignored
-    plain = httpx.get(f"{spoofed.url}/login", headers={"X-Forwarded-Proto": "https"})
-    assert "secure" not in plain.headers["set-cookie"].lower()
+    # Spoofed: sent by an address that is not a trusted proxy, or when no proxy is trusted.
+    for spoofed in (other_proxy, inbox_app):
+        plain = httpx.get(f"{spoofed.url}/login", headers=https)
+        assert "secure" not in plain.headers["set-cookie"].lower()
 
 
 def test_signing_key_is_never_in_a_page(inbox_app: AppProcess) -> None:

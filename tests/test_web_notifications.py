@@ -7,12 +7,12 @@ A real server, a real local json:// endpoint, a signed-in client posting the pag
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import httpx
 from conftest import INBOX_PASSWORD, AppProcess, InboxClient, JsonSink, inbox_client
 from vendor import HelloClientFake
+from worker_passes import PASS_LOG, wait_for_quiet_pass
 
 from app import shapes
 
@@ -55,6 +55,7 @@ def start(make_app: Callable[..., AppProcess], json_sink: JsonSink) -> AppProces
         NOTIFY_RETRY_FIRST_SECONDS="3600",
         NOTIFY_RETRY_CAP_SECONDS="3600",
         NOTIFY_POLL_SECONDS="0.2",
+        **PASS_LOG,
     )
 
 
@@ -141,7 +142,7 @@ def test_targets_add_edit_disable_test_retry_remove(
     assert "failing, 1 in a row" in failing and "Last error" in failing and "500" in failing
     assert "1 pending" in failing
     json_sink.fail("/db", 0)
-    time.sleep(0.6)  # a few worker passes: the hour-long backoff holds the row back
+    wait_for_quiet_pass(app)  # the worker looked again: the hour-long backoff holds the row
     assert len(json_sink.received("/db")) == 1
     page = follow(browser, submit(browser, f"{PAGE}/retry", {"key": key}))
     assert "Retrying now: 1 notification queued." in page

@@ -16,13 +16,9 @@ from vendor import HelloClientFake
 
 SUCCESS = b'{"status":"success"}'
 
-DOC_LEAD = SPEC_LEAD
-DOC_APPOINTMENT = SPEC_APPOINTMENT
-DOC_CHATLOG = SPEC_CHATLOG
-
 
 def lead(**fields: object) -> dict[str, object]:
-    return {**DOC_LEAD, **fields}
+    return {**SPEC_LEAD, **fields}
 
 
 def assert_refused(response: httpx.Response, status: int, *words: str) -> dict[str, str]:
@@ -40,7 +36,7 @@ def assert_refused(response: httpx.Response, status: int, *words: str) -> dict[s
 def test_every_example_from_the_vendor_document_is_stored(
     app_server: AppProcess, vendor: HelloClientFake
 ) -> None:
-    for payload in (DOC_LEAD, DOC_APPOINTMENT, DOC_CHATLOG):
+    for payload in (SPEC_LEAD, SPEC_APPOINTMENT, SPEC_CHATLOG):
         response = vendor.post(payload)
         assert response.status_code == 200
         assert response.content == SUCCESS
@@ -119,7 +115,7 @@ def test_a_rotated_key_is_accepted_and_recorded(
 ) -> None:  # type: ignore[no-untyped-def]
     app = make_app(WEBHOOK_SIGNING_KEY=f"old-key, {SIGNING_KEY}")
     vendor = HelloClientFake(f"{app.url}/webhook", SIGNING_KEY, node_json)
-    assert vendor.post(DOC_LEAD).content == SUCCESS
+    assert vendor.post(SPEC_LEAD).content == SUCCESS
     row = app.query("SELECT key_number, key_fingerprint FROM delivery")[0]
     assert row["key_number"] == 2
     assert row["key_fingerprint"] and row["key_fingerprint"] not in SIGNING_KEY
@@ -128,24 +124,24 @@ def test_a_rotated_key_is_accepted_and_recorded(
 def test_stored_deliveries_survive_a_restart(
     app_server: AppProcess, vendor: HelloClientFake
 ) -> None:
-    assert vendor.post(DOC_LEAD).content == SUCCESS
-    assert vendor.post(DOC_CHATLOG).content == SUCCESS
+    assert vendor.post(SPEC_LEAD).content == SUCCESS
+    assert vendor.post(SPEC_CHATLOG).content == SUCCESS
     app_server.restart()
     assert app_server.scalar("SELECT count(*) FROM lead") == 1
     assert app_server.scalar("SELECT count(*) FROM message") == 3
-    assert vendor.post(DOC_APPOINTMENT).content == SUCCESS
+    assert vendor.post(SPEC_APPOINTMENT).content == SUCCESS
     assert app_server.scalar("SELECT count(*) FROM lead") == 2
 
 
 def test_retries_and_replays_create_nothing_twice(
     app_server: AppProcess, vendor: HelloClientFake
 ) -> None:
-    assert vendor.post(DOC_LEAD).content == SUCCESS
-    assert vendor.post(DOC_LEAD, t=int(time.time()) + 1).content == SUCCESS  # vendor retry
-    pretty = json.dumps(DOC_LEAD, indent=1).encode()  # same event, other bytes
+    assert vendor.post(SPEC_LEAD).content == SUCCESS
+    assert vendor.post(SPEC_LEAD, t=int(time.time()) + 1).content == SUCCESS  # vendor retry
+    pretty = json.dumps(SPEC_LEAD, indent=1).encode()  # same event, other bytes
     assert vendor.post(body=pretty).content == SUCCESS
-    assert vendor.post(DOC_CHATLOG).content == SUCCESS
-    assert vendor.post(body=json.dumps(DOC_CHATLOG, indent=3).encode()).content == SUCCESS
+    assert vendor.post(SPEC_CHATLOG).content == SUCCESS
+    assert vendor.post(body=json.dumps(SPEC_CHATLOG, indent=3).encode()).content == SUCCESS
 
     assert app_server.scalar("SELECT count(*) FROM lead") == 1
     assert app_server.scalar("SELECT count(*) FROM chat_window") == 1
@@ -193,10 +189,10 @@ def test_unknown_types_and_extra_fields_are_kept(
 def test_unsigned_delivery_is_refused_and_quarantined(
     app_server: AppProcess, vendor: HelloClientFake
 ) -> None:
-    assert_refused(vendor.post(DOC_LEAD, signed=False), 401, "missing X-Webhook-Signature")
+    assert_refused(vendor.post(SPEC_LEAD, signed=False), 401, "missing X-Webhook-Signature")
     row = app_server.query("SELECT outcome, status_code, body, reason FROM delivery")[0]
     assert (row["outcome"], row["status_code"]) == ("quarantined", 401)
-    assert json.loads(row["body"]) == DOC_LEAD
+    assert json.loads(row["body"]) == SPEC_LEAD
     assert app_server.scalar("SELECT count(*) FROM lead") == 0
 
 
@@ -213,12 +209,12 @@ def test_unsigned_delivery_is_refused_and_quarantined(
 def test_garbled_headers_are_refused(
     app_server: AppProcess, vendor: HelloClientFake, header: str, words: str
 ) -> None:
-    response = vendor.post(DOC_LEAD, signed=False, headers={"X-Webhook-Signature": header})
+    response = vendor.post(SPEC_LEAD, signed=False, headers={"X-Webhook-Signature": header})
     assert_refused(response, 401, words)
 
 
 def test_wrong_key_is_refused(app_server: AppProcess, vendor: HelloClientFake) -> None:
-    assert_refused(vendor.post(DOC_LEAD, key="not-the-key"), 401, "does not match")
+    assert_refused(vendor.post(SPEC_LEAD, key="not-the-key"), 401, "does not match")
     assert app_server.scalar("SELECT outcome FROM delivery") == "quarantined"
 
 
@@ -227,9 +223,9 @@ def test_wrong_key_is_refused(app_server: AppProcess, vendor: HelloClientFake) -
 def test_timestamps_outside_the_tolerance_are_refused(
     app_server: AppProcess, vendor: HelloClientFake, offset: int
 ) -> None:
-    response = vendor.post(DOC_LEAD, t=int(time.time()) + offset)
+    response = vendor.post(SPEC_LEAD, t=int(time.time()) + offset)
     assert_refused(response, 401, "tolerance 300 s")
-    assert vendor.post(DOC_LEAD, t=int(time.time()) - 200).content == SUCCESS
+    assert vendor.post(SPEC_LEAD, t=int(time.time()) - 200).content == SUCCESS
 
 
 def test_tolerance_zero_turns_the_clock_check_off(
@@ -237,15 +233,15 @@ def test_tolerance_zero_turns_the_clock_check_off(
 ) -> None:  # type: ignore[no-untyped-def]
     app = make_app(WEBHOOK_TOLERANCE_SECONDS="0")
     vendor = HelloClientFake(f"{app.url}/webhook", SIGNING_KEY, node_json)
-    assert vendor.post(DOC_LEAD, t=1492774577).content == SUCCESS
+    assert vendor.post(SPEC_LEAD, t=1492774577).content == SUCCESS
 
 
 def test_ip_allowlist(make_app: Callable[..., AppProcess], node_json) -> None:  # type: ignore[no-untyped-def]
     app = make_app(WEBHOOK_ALLOWED_IPS="hello-client")
     vendor = HelloClientFake(f"{app.url}/webhook", SIGNING_KEY, node_json)
-    assert_refused(vendor.post(DOC_LEAD), 403, "127.0.0.1")
+    assert_refused(vendor.post(SPEC_LEAD), 403, "127.0.0.1")
     # X-Forwarded-For from a peer that is not a trusted proxy is ignored.
-    spoofed = vendor.post(DOC_LEAD, headers={"X-Forwarded-For": "138.91.187.181"})
+    spoofed = vendor.post(SPEC_LEAD, headers={"X-Forwarded-For": "138.91.187.181"})
     assert_refused(spoofed, 403, "127.0.0.1")
     assert app.scalar("SELECT count(*) FROM lead") == 0
     assert app.scalar("SELECT group_concat(DISTINCT outcome) FROM delivery") == "rejected"
@@ -257,9 +253,9 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(
     app = make_app(WEBHOOK_ALLOWED_IPS="hello-client", TRUSTED_PROXIES="127.0.0.1")
     vendor = HelloClientFake(f"{app.url}/webhook", SIGNING_KEY, node_json)
     forwarded = {"X-Forwarded-For": "203.0.113.9, 20.245.232.251"}
-    assert vendor.post(DOC_LEAD, headers=forwarded).content == SUCCESS
+    assert vendor.post(SPEC_LEAD, headers=forwarded).content == SUCCESS
     assert app.scalar("SELECT client_ip FROM delivery") == "20.245.232.251"
-    refused = vendor.post(DOC_APPOINTMENT, headers={"X-Forwarded-For": "203.0.113.9"})
+    refused = vendor.post(SPEC_APPOINTMENT, headers={"X-Forwarded-For": "203.0.113.9"})
     assert_refused(refused, 403, "203.0.113.9")
 
 
@@ -277,7 +273,7 @@ def test_without_a_signing_key_the_webhook_says_what_to_set(
 ) -> None:
     app = make_app(WEBHOOK_SIGNING_KEY="")
     vendor = HelloClientFake(f"{app.url}/webhook", SIGNING_KEY, node_json)
-    assert_refused(vendor.post(DOC_LEAD), 503, "WEBHOOK_SIGNING_KEY")
+    assert_refused(vendor.post(SPEC_LEAD), 503, "WEBHOOK_SIGNING_KEY")
     assert app.log().count("WEBHOOK_SIGNING_KEY is not set") == 1
     assert app.scalar("SELECT outcome FROM delivery") == "quarantined"  # kept for later
 
@@ -291,11 +287,11 @@ def test_a_locked_database_answers_503_never_success(
     holder = sqlite3.connect(app.db_path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        assert_refused(vendor.post(DOC_LEAD), 503, "locked")
+        assert_refused(vendor.post(SPEC_LEAD), 503, "locked")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert vendor.post(DOC_LEAD).content == SUCCESS  # recovers by itself
+    assert vendor.post(SPEC_LEAD).content == SUCCESS  # recovers by itself
     assert app.scalar("SELECT count(*) FROM lead") == 1
 
 
@@ -329,11 +325,11 @@ def test_reject_policy_logs_without_quarantine(
 def test_accept_from_allowed_ips_policy(make_app: Callable[..., AppProcess], node_json) -> None:  # type: ignore[no-untyped-def]
     app = make_app(UNSIGNED_EVENTS="accept-from-allowed-ips", WEBHOOK_ALLOWED_IPS="127.0.0.1")
     vendor = HelloClientFake(f"{app.url}/webhook", SIGNING_KEY, node_json)
-    assert vendor.post(DOC_LEAD, signed=False).content == SUCCESS
+    assert vendor.post(SPEC_LEAD, signed=False).content == SUCCESS
     assert app.scalar("SELECT signed_form FROM delivery") == "unsigned-allowed-ip"
     assert app.scalar("SELECT count(*) FROM lead") == 1
     # A signature that is present but wrong is still refused: that is tampering or a wrong key.
-    assert_refused(vendor.post(DOC_APPOINTMENT, key="wrong"), 401)
+    assert_refused(vendor.post(SPEC_APPOINTMENT, key="wrong"), 401)
 
 
 def test_quarantine_is_bounded(make_app: Callable[..., AppProcess], node_json) -> None:  # type: ignore[no-untyped-def]

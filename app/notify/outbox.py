@@ -3,20 +3,21 @@
 Rows are written by ``enqueue_lead`` inside the very transaction that stores a new lead, so a
 crash between storing and notifying loses nothing; the unique (target, record) keys mean a
 replayed lead, a second enqueue or a reprocess can never add a second row. Every function taking
-a ``Connection`` and changing something is a writer job (see ``app.db.Writer``).
+a ``Connection`` and changing something is a writer job (see ``app.db.Writer``). New rows are
+announced as ``NEW_ROWS`` once committed (``app.db.after_commit``): the worker listens.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
+    Select,
     and_,
     bindparam,
     exists,
@@ -26,7 +27,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlmodel import col
 
+from app.config import Settings
+from app.db import after_commit
 from app.models import (
     Chatbot,
     ChatWindow,
@@ -43,17 +47,12 @@ from app.notify.kinds import Source, lead_kind
 from app.statements import Prepared, upsert_insert
 
 DUE_ROWS_PER_PASS = 20_000
-
-# The worker of each database (by engine) asks to be woken after the commit that holds new rows.
-_wakers: dict[Engine, Callable[[], None]] = {}
+NEW_ROWS = "notify.outbox.new_rows"  # announced after the commit holding new lead rows
 
 
-def register_waker(engine: Engine, wake: Callable[[], None]) -> None:
-    _wakers[engine] = wake
-
-
-def unregister_waker(engine: Engine) -> None:
-    _wakers.pop(engine, None)
+def max_age(settings: Settings) -> timedelta:
+    """How long a row is tried before it is given up (NOTIFY_RETRY_MAX_HOURS)."""
+    return timedelta(hours=settings.notify_retry_max_hours)
 
 
 def _insert(connection: Connection, table: Any) -> Any:
@@ -65,18 +64,22 @@ def _at(moment: datetime) -> Any:
 
 
 def _enqueue_lead_statement(kind: str) -> Prepared:
-    wants = NotifyTarget.notify_appointment if kind == "appointment" else NotifyTarget.notify_lead
+    wants = (
+        col(NotifyTarget.notify_appointment)
+        if kind == "appointment"
+        else col(NotifyTarget.notify_lead)
+    )
     now = bindparam("now", type_=UTCDateTime())
-    rows = select(
-        NotifyTarget.key,
+    rows: Select[*tuple[Any, ...]] = select(
+        col(NotifyTarget.key),
         literal(kind),
         bindparam("lead_id"),
         literal(RowStatus.PENDING),
         literal(0),
         now,
         # A target in backoff gets the new row at its retry time, not one extra attempt now.
-        func.coalesce(NotifyTarget.retry_at, now),
-    ).where(NotifyTarget.enabled, NotifyTarget.present, wants)
+        func.coalesce(col(NotifyTarget.retry_at), now),
+    ).where(col(NotifyTarget.enabled), col(NotifyTarget.present), wants)
     columns = ["target_key", "kind", "lead_id", "status", "attempts", "created_at"]
     return Prepared(
         lambda dialect: (
@@ -92,12 +95,11 @@ _ENQUEUE_LEAD = {kind: _enqueue_lead_statement(kind) for kind in ("lead", "appoi
 
 
 def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: datetime) -> None:
-    """The hook in ``ingest.store_lead``: one row per enabled target taking this kind."""
+    """The hook in ``ingest.records.store_lead``: one row per enabled target taking this kind."""
     kind = lead_kind(lead_type)
     cursor = _ENQUEUE_LEAD[kind].execute(connection, {"lead_id": lead_id, "now": now})
-    wake = _wakers.get(connection.engine)
-    if wake is not None and cursor.rowcount:
-        wake()
+    if cursor.rowcount:
+        after_commit(connection, NEW_ROWS)
 
 
 def enqueue_chatlogs(connection: Connection, now: datetime, max_age: timedelta) -> int:
@@ -106,28 +108,28 @@ def enqueue_chatlogs(connection: Connection, now: datetime, max_age: timedelta) 
     Only pushes processed after the target existed (and within the retry window) count, so
     adding a target does not replay history at it.
     """
-    target, delivery = NotifyTarget, Delivery
     already = exists().where(
-        NotifyOutbox.target_key == target.key, NotifyOutbox.delivery_id == delivery.id
+        col(NotifyOutbox.target_key) == col(NotifyTarget.key),
+        col(NotifyOutbox.delivery_id) == col(Delivery.id),
     )
     rows = select(
-        target.key,
+        col(NotifyTarget.key),
         literal("chatlog"),
-        delivery.id,
+        col(Delivery.id),
         literal(RowStatus.PENDING),
         literal(0),
         _at(now),
-        func.coalesce(target.retry_at, _at(now)),
+        func.coalesce(col(NotifyTarget.retry_at), _at(now)),
     ).where(
-        target.enabled,
-        target.present,
-        target.notify_chatlog,
-        delivery.kind == "chatlog",
-        delivery.outcome == Outcome.ACCEPTED,
-        delivery.process_status.in_([ProcessStatus.PROCESSED, ProcessStatus.FAILED]),
-        delivery.record_count > 0,
-        delivery.processed_at >= target.created_at,
-        delivery.processed_at >= _at(now - max_age),
+        col(NotifyTarget.enabled),
+        col(NotifyTarget.present),
+        col(NotifyTarget.notify_chatlog),
+        col(Delivery.kind) == "chatlog",
+        col(Delivery.outcome) == Outcome.ACCEPTED,
+        col(Delivery.process_status).in_([ProcessStatus.PROCESSED, ProcessStatus.FAILED]),
+        col(Delivery.record_count) > 0,
+        col(Delivery.processed_at) >= col(NotifyTarget.created_at),
+        col(Delivery.processed_at) >= _at(now - max_age),
         ~already,
     )
     columns = ["target_key", "kind", "delivery_id", "status", "attempts", "created_at"]
@@ -141,17 +143,19 @@ def expire(connection: Connection, now: datetime, max_age: timedelta, hours: flo
     statement = (
         update(NotifyOutbox)
         .where(
-            NotifyOutbox.status == RowStatus.PENDING,
+            col(NotifyOutbox.status) == RowStatus.PENDING,
             or_(
                 and_(
-                    NotifyOutbox.expires_at.is_(None), NotifyOutbox.created_at < _at(now - max_age)
+                    col(NotifyOutbox.expires_at).is_(None),
+                    col(NotifyOutbox.created_at) < _at(now - max_age),
                 ),
-                NotifyOutbox.expires_at <= _at(now),
+                col(NotifyOutbox.expires_at) <= _at(now),
             ),
         )
         .values(
             status=RowStatus.FAILED,
-            last_error=literal(prefix) + func.coalesce(NotifyOutbox.last_error, "never attempted"),
+            last_error=literal(prefix)
+            + func.coalesce(col(NotifyOutbox.last_error), "never attempted"),
         )
     )
     return connection.execute(statement).rowcount or 0
@@ -162,24 +166,24 @@ def due_rows(connection: Connection, now: datetime, keys: Iterable[str]) -> dict
     keys = list(keys)
     if not keys:
         return {}
-    query = (
+    query: Select[*tuple[Any, ...]] = (
         select(
-            NotifyOutbox.id.label("row_id"),
-            NotifyOutbox.target_key,
-            NotifyOutbox.kind.label("row_kind"),
-            NotifyOutbox.delivery_id.label("row_delivery_id"),
+            col(NotifyOutbox.id).label("row_id"),
+            col(NotifyOutbox.target_key),
+            col(NotifyOutbox.kind).label("row_kind"),
+            col(NotifyOutbox.delivery_id).label("row_delivery_id"),
             Lead,
-            Chatbot.name.label("chatbot_name"),
+            col(Chatbot.name).label("chatbot_name"),
         )
         .select_from(NotifyOutbox)
-        .outerjoin(Lead, Lead.id == NotifyOutbox.lead_id)
-        .outerjoin(Chatbot, Chatbot.serial_number == Lead.serial_number)
+        .outerjoin(Lead, col(Lead.id) == col(NotifyOutbox.lead_id))
+        .outerjoin(Chatbot, col(Chatbot.serial_number) == col(Lead.serial_number))
         .where(
-            NotifyOutbox.status == RowStatus.PENDING,
-            NotifyOutbox.next_attempt_at <= _at(now),
-            NotifyOutbox.target_key.in_(keys),
+            col(NotifyOutbox.status) == RowStatus.PENDING,
+            col(NotifyOutbox.next_attempt_at) <= _at(now),
+            col(NotifyOutbox.target_key).in_(keys),
         )
-        .order_by(NotifyOutbox.id)
+        .order_by(col(NotifyOutbox.id))
         .limit(DUE_ROWS_PER_PASS)
     )
     grouped: dict[str, list[Any]] = defaultdict(list)
@@ -194,10 +198,10 @@ def next_due(connection: Connection, keys: Iterable[str], *, after: datetime) ->
     if not keys:
         return None
     return connection.execute(
-        select(func.min(NotifyOutbox.next_attempt_at)).where(
-            NotifyOutbox.status == RowStatus.PENDING,
-            NotifyOutbox.target_key.in_(keys),
-            NotifyOutbox.next_attempt_at > _at(after),
+        select(func.min(col(NotifyOutbox.next_attempt_at))).where(
+            col(NotifyOutbox.status) == RowStatus.PENDING,
+            col(NotifyOutbox.target_key).in_(keys),
+            col(NotifyOutbox.next_attempt_at) > _at(after),
         )
     ).scalar()
 
@@ -205,7 +209,9 @@ def next_due(connection: Connection, keys: Iterable[str], *, after: datetime) ->
 def chat_windows(connection: Connection, delivery_id: int) -> list[Any]:
     return list(
         connection.execute(
-            select(ChatWindow).where(ChatWindow.delivery_id == delivery_id).order_by(ChatWindow.id)
+            select(ChatWindow)
+            .where(col(ChatWindow.delivery_id) == delivery_id)
+            .order_by(col(ChatWindow.id))
         ).mappings()
     )
 
@@ -215,17 +221,17 @@ def record_success(
 ) -> None:
     connection.execute(
         update(NotifyOutbox)
-        .where(NotifyOutbox.id.in_(row_ids), NotifyOutbox.status == RowStatus.PENDING)
+        .where(col(NotifyOutbox.id).in_(row_ids), col(NotifyOutbox.status) == RowStatus.PENDING)
         .values(
             status=status,
             sent_at=now,
             last_attempt_at=now,
-            attempts=NotifyOutbox.attempts + 1,
+            attempts=col(NotifyOutbox.attempts) + 1,
         )
     )
     connection.execute(
         update(NotifyTarget)
-        .where(NotifyTarget.key == key)
+        .where(col(NotifyTarget.key) == key)
         .values(failing_streak=0, retry_at=None, last_success_at=now)
     )
 
@@ -249,30 +255,32 @@ def record_failure(
     """Count the failure against the target and hold all its due rows until its retry time."""
     connection.execute(
         update(NotifyTarget)
-        .where(NotifyTarget.key == key)
-        .values(failing_streak=NotifyTarget.failing_streak + 1, last_error=error, last_error_at=now)
+        .where(col(NotifyTarget.key) == key)
+        .values(
+            failing_streak=col(NotifyTarget.failing_streak) + 1, last_error=error, last_error_at=now
+        )
     )
     streak = (
         connection.execute(
-            select(NotifyTarget.failing_streak).where(NotifyTarget.key == key)
+            select(col(NotifyTarget.failing_streak)).where(col(NotifyTarget.key) == key)
         ).scalar()
         or 1
     )
     retry_at = now + timedelta(seconds=backoff(streak, first, cap))
     connection.execute(
-        update(NotifyTarget).where(NotifyTarget.key == key).values(retry_at=retry_at)
+        update(NotifyTarget).where(col(NotifyTarget.key) == key).values(retry_at=retry_at)
     )
     connection.execute(
         update(NotifyOutbox)
-        .where(NotifyOutbox.id.in_(row_ids), NotifyOutbox.status == RowStatus.PENDING)
-        .values(attempts=NotifyOutbox.attempts + 1, last_attempt_at=now, last_error=error)
+        .where(col(NotifyOutbox.id).in_(row_ids), col(NotifyOutbox.status) == RowStatus.PENDING)
+        .values(attempts=col(NotifyOutbox.attempts) + 1, last_attempt_at=now, last_error=error)
     )
     connection.execute(
         update(NotifyOutbox)
         .where(
-            NotifyOutbox.target_key == key,
-            NotifyOutbox.status == RowStatus.PENDING,
-            NotifyOutbox.next_attempt_at < _at(retry_at),
+            col(NotifyOutbox.target_key) == key,
+            col(NotifyOutbox.status) == RowStatus.PENDING,
+            col(NotifyOutbox.next_attempt_at) < _at(retry_at),
         )
         # Held back because of this failure, so it is their error too (shown when given up).
         .values(next_attempt_at=retry_at, last_error=error)
@@ -282,12 +290,14 @@ def record_failure(
 
 def retry_now(connection: Connection, key: str, now: datetime, max_age: timedelta) -> int:
     """Send a target's pending rows now, and give its given-up rows a fresh retry window."""
-    connection.execute(update(NotifyTarget).where(NotifyTarget.key == key).values(retry_at=None))
+    connection.execute(
+        update(NotifyTarget).where(col(NotifyTarget.key) == key).values(retry_at=None)
+    )
     result = connection.execute(
         update(NotifyOutbox)
         .where(
-            NotifyOutbox.target_key == key,
-            NotifyOutbox.status.in_([RowStatus.PENDING, RowStatus.FAILED]),
+            col(NotifyOutbox.target_key) == key,
+            col(NotifyOutbox.status).in_([RowStatus.PENDING, RowStatus.FAILED]),
         )
         .values(status=RowStatus.PENDING, next_attempt_at=now, expires_at=now + max_age)
     )
@@ -318,9 +328,9 @@ def sync_config_targets(connection: Connection, targets: Iterable[Any], now: dat
     connection.execute(
         update(NotifyTarget)
         .where(
-            NotifyTarget.source.in_([Source.ENV, Source.FILE]),
-            NotifyTarget.key.not_in(keys),
-            NotifyTarget.present,
+            col(NotifyTarget.source).in_([Source.ENV, Source.FILE]),
+            col(NotifyTarget.key).not_in(keys),
+            col(NotifyTarget.present),
         )
         .values(present=False, updated_at=now)
     )
@@ -328,8 +338,8 @@ def sync_config_targets(connection: Connection, targets: Iterable[Any], now: dat
 
 def counts_by_target(connection: Connection) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    query = select(NotifyOutbox.target_key, NotifyOutbox.status, func.count()).group_by(
-        NotifyOutbox.target_key, NotifyOutbox.status
+    query = select(col(NotifyOutbox.target_key), col(NotifyOutbox.status), func.count()).group_by(
+        col(NotifyOutbox.target_key), col(NotifyOutbox.status)
     )
     for key, status, count in connection.execute(query):
         counts[key][status] = count

@@ -13,20 +13,24 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import apprise
 from apprise import NotifyFormat
 from apprise.conversion import convert_between
+from sqlalchemy import Connection
 
 from app import shapes
 from app.config import Settings
 from app.notify.kinds import lead_kind
-from app.notify.templates import DEFAULTS, Origin, ResolvedTemplate, render_text
+from app.notify.templates import DEFAULTS, Origin, ResolvedTemplate, render_text, resolve_all
 from app.shapes import parse_time, person_name
 
 log = logging.getLogger(__name__)
+
+# Apprise does not annotate it: (from format, to format, content=...) -> the converted text.
+_convert = cast(Callable[..., str], convert_between)
 
 # Where the web UI shows an item; a link is only given when BASE_URL is set.
 # tests/test_notify_render.py checks each against the app's router.
@@ -56,7 +60,7 @@ def format_time(moment: datetime | None, tz: ZoneInfo) -> str:
 
 def _duration(seconds: float) -> str:
     """For "at most 10 per minute" in summaries."""
-    named = {60: "minute", 3600: "hour", 86400: "day"}
+    named: dict[float, str] = {60: "minute", 3600: "hour", 86400: "day"}
     if seconds in named:
         return named[seconds]
     return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
@@ -194,9 +198,9 @@ class Limits:
         )
 
     def size(self, title: str, body: str) -> int:
-        size = len(convert_between(NotifyFormat.TEXT, self.target_format, content=body))
+        size = len(_convert(NotifyFormat.TEXT, self.target_format, content=body))
         if self.title_max == 0 and title:
-            size += len(convert_between(NotifyFormat.TEXT, self.target_format, content=title))
+            size += len(_convert(NotifyFormat.TEXT, self.target_format, content=title))
         return size
 
     def fits(self, title: str, body: str) -> bool:
@@ -227,6 +231,11 @@ class Renderer:
 
     def __init__(self, templates: Mapping[tuple[str, str], ResolvedTemplate] | None = None):
         self.templates = dict(templates or {})
+
+    @classmethod
+    def load(cls, connection: Connection, settings: Settings) -> Renderer:
+        """With the templates as they are now (UI overrides, TEMPLATES_DIR files, defaults)."""
+        return cls(resolve_all(connection, settings))
 
     def text(self, kind: str, part: str, context: Mapping[str, Any]) -> str:
         chosen = self.templates.get((kind, part))

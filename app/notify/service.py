@@ -8,13 +8,13 @@ and error texts are scrubbed of each target's secrets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import TemplateError
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlmodel import col
 
 from app.config import Settings
 from app.db import Database
@@ -23,7 +23,14 @@ from app.notify import outbox, templates
 from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
 from app.notify.render import Message, Renderer, sample_context
 from app.notify.send import send
-from app.notify.targets import Target, TargetError, TargetRegistry, instantiate, new_db_key
+from app.notify.targets import (
+    Target,
+    TargetError,
+    TargetRegistry,
+    instantiate,
+    new_db_key,
+    plugin_url,
+)
 from app.notify.views import (
     OutboxRowView,
     TargetView,
@@ -34,25 +41,30 @@ from app.notify.views import (
     target_view,
 )
 
-if TYPE_CHECKING:
-    from app.notify.worker import NotifyWorker
-
 TEST_PREFIX = "[Test] "
 MAX_NAME_CHARS = 100
 
 
+def _nobody() -> None:
+    """The default ``wake``: without a worker (``notify-test``) nobody is waiting."""
+
+
 class NotifyService:
+    """``wake`` is told when rows are due now (a target fixed, "retry now"): in the server,
+    the worker's; ``registry`` is shared with that worker."""
+
     def __init__(
-        self, settings: Settings, db: Database, registry: TargetRegistry | None = None
+        self,
+        settings: Settings,
+        db: Database,
+        registry: TargetRegistry | None = None,
+        *,
+        wake: Callable[[], None] = _nobody,
     ) -> None:
         self.settings = settings
         self.db = db
         self.registry = registry or TargetRegistry(settings)
-        self.worker: NotifyWorker | None = None  # set when running inside the server
-
-    def _wake(self) -> None:
-        if self.worker is not None:
-            self.worker.wake()
+        self._wake = wake
 
     # ---- targets: reading ---------------------------------------------------------------
 
@@ -64,14 +76,8 @@ class NotifyService:
         """Configured targets plus DB targets, by key (what the worker can send to)."""
         if connection is None:
             with self.db.read() as connection:
-                return self.current_targets(connection)
-        rows = connection.execute(
-            select(NotifyTarget).where(NotifyTarget.source == Source.DB)
-        ).all()
-        found = {target.key: target for target in self.registry.config.targets}
-        for target in self.registry.db_targets(rows):
-            found[target.key] = target
-        return found
+                return self.registry.current(connection)
+        return self.registry.current(connection)
 
     def list_targets(self) -> list[TargetView]:
         """Configured targets first (read-only), then the UI's own, each with its health."""
@@ -100,11 +106,11 @@ class NotifyService:
         self, key: str | None = None, *, status: str | None = None, limit: int = 50
     ) -> list[OutboxRowView]:
         """Newest outbox rows, optionally of one target and/or one status."""
-        query = select(NotifyOutbox).order_by(NotifyOutbox.id.desc()).limit(max(1, limit))
+        query = select(NotifyOutbox).order_by(col(NotifyOutbox.id).desc()).limit(max(1, limit))
         if key is not None:
-            query = query.where(NotifyOutbox.target_key == key)
+            query = query.where(col(NotifyOutbox.target_key) == key)
         if status is not None:
-            query = query.where(NotifyOutbox.status == status)
+            query = query.where(col(NotifyOutbox.status) == status)
         with self.db.read() as connection:
             return [OutboxRowView.of(row) for row in connection.execute(query).all()]
 
@@ -117,16 +123,16 @@ class NotifyService:
         plugin, reason = instantiate(url, self.registry.asset)
         if plugin is None:
             raise TargetError(f"Apprise cannot use this URL: {reason}")
-        normalised = plugin.url()
+        normalised = plugin_url(plugin)
         for target in self.current_targets().values():
-            same = target.plugin is not None and target.plugin.url() == normalised
+            same = target.plugin is not None and plugin_url(target.plugin) == normalised
             if same and target.key != except_key:
                 raise TargetError(f"this URL is already a target ({target.name}, {target.source})")
         return Target(
             key="",
             source=Source.DB,
             name=str(plugin.service_name or ""),
-            url_masked=plugin.url(privacy=True),
+            url_masked=plugin_url(plugin, privacy=True),
             service=str(plugin.service_name or ""),
             kinds=frozenset(),
             plugin=plugin,
@@ -144,7 +150,7 @@ class NotifyService:
 
     def _db_row(self, connection: Connection, key: str) -> Any:
         """The ``notify_target`` row (a Core row) of a UI target."""
-        row = connection.execute(select(NotifyTarget).where(NotifyTarget.key == key)).first()
+        row = connection.execute(select(NotifyTarget).where(col(NotifyTarget.key) == key)).first()
         if row is None:
             raise UnknownTarget(f"no notification target {key!r}")
         if row.source != Source.DB:
@@ -209,9 +215,11 @@ class NotifyService:
             changes["enabled"] = enabled
 
         def job(connection: Connection) -> None:
-            connection.execute(update(NotifyTarget).where(NotifyTarget.key == key).values(changes))
+            connection.execute(
+                update(NotifyTarget).where(col(NotifyTarget.key) == key).values(changes)
+            )
             if "url" in changes:  # a fixed URL deserves an immediate try of what is waiting
-                outbox.retry_now(connection, key, utcnow(), self._max_age)
+                outbox.retry_now(connection, key, utcnow(), outbox.max_age(self.settings))
 
         self.db.writer.run_sync(job)
         self._wake()
@@ -226,26 +234,25 @@ class NotifyService:
             self._db_row(connection, key)
 
         def job(connection: Connection) -> None:
-            connection.execute(delete(NotifyOutbox).where(NotifyOutbox.target_key == key))
-            connection.execute(delete(NotifyTarget).where(NotifyTarget.key == key))
+            connection.execute(delete(NotifyOutbox).where(col(NotifyOutbox.target_key) == key))
+            connection.execute(delete(NotifyTarget).where(col(NotifyTarget.key) == key))
 
         self.db.writer.run_sync(job)
 
     # ---- actions ------------------------------------------------------------------------
 
-    @property
-    def _max_age(self) -> timedelta:
-        return timedelta(hours=self.settings.notify_retry_max_hours)
-
     def retry_now(self, key: str) -> int:
         """Send the target's pending (and given-up) rows now; returns how many were queued."""
         with self.db.read() as connection:
             if (
-                connection.execute(select(NotifyTarget.id).where(NotifyTarget.key == key)).first()
+                connection.execute(
+                    select(col(NotifyTarget.id)).where(col(NotifyTarget.key) == key)
+                ).first()
                 is None
             ):
                 raise UnknownTarget(f"no notification target {key!r}")
-        count = self.db.writer.run_sync(lambda c: outbox.retry_now(c, key, utcnow(), self._max_age))
+        max_age = outbox.max_age(self.settings)
+        count = self.db.writer.run_sync(lambda c: outbox.retry_now(c, key, utcnow(), max_age))
         self._wake()
         return count
 
@@ -291,8 +298,8 @@ class NotifyService:
     def renderer(self, connection: Connection | None = None) -> Renderer:
         if connection is None:
             with self.db.read() as connection:
-                return Renderer(templates.resolve_all(connection, self.settings))
-        return Renderer(templates.resolve_all(connection, self.settings))
+                return Renderer.load(connection, self.settings)
+        return Renderer.load(connection, self.settings)
 
     def list_templates(self) -> list[TemplateView]:
         with self.db.read() as connection:
@@ -337,10 +344,3 @@ class NotifyService:
             if body is not None
             else current(kind, "body", context),
         )
-
-    # ---- used by the worker -------------------------------------------------------------
-
-    def sync_config(self) -> None:
-        targets = list(self.registry.config.targets)
-        now = utcnow()
-        self.db.writer.run_sync(lambda c: outbox.sync_config_targets(c, targets, now))

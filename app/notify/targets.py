@@ -13,17 +13,21 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import apprise
 from apprise.utils.parse import parse_urls
+from sqlalchemy import Connection, select
+from sqlmodel import col
 
 from app.config import Settings
+from app.models import NotifyTarget
 from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
 
 log = logging.getLogger(__name__)
@@ -75,9 +79,20 @@ class Target:
         return text
 
 
+# Apprise does not annotate these; their types are stated here, once.
+_parse_urls = cast(Callable[[str], list[str]], parse_urls)
+_LogCapture = cast(Callable[..., AbstractContextManager[StringIO]], apprise.LogCapture)
+
+
+def plugin_url(plugin: apprise.NotifyBase, *, privacy: bool = False) -> str:
+    """Apprise's own form of the plugin's URL; ``privacy`` masks its secrets."""
+    url = cast(Callable[..., str], plugin.url)
+    return url(privacy=privacy)
+
+
 def mask(url: str, plugin: apprise.NotifyBase | None = None) -> str:
     if plugin is not None:
-        return plugin.url(privacy=True)
+        return plugin_url(plugin, privacy=True)
     scheme, sep, _rest = url.partition("://")
     return f"{scheme}://****" if sep else "****"
 
@@ -150,7 +165,7 @@ def _url_parts(text: str) -> tuple[str, ...]:
 
 
 @contextmanager
-def _capturing(hidden: Iterable[str]) -> Iterator[Any]:
+def _capturing(hidden: Iterable[str]) -> Iterator[StringIO]:
     """Capture Apprise's log lines (its only way to say why a URL is unusable) with ``hidden``
     scrubbed, there and in the server log, for the duration."""
     scrubber = _ScrubSecrets()
@@ -159,7 +174,7 @@ def _capturing(hidden: Iterable[str]) -> Iterator[Any]:
     with _CAPTURE_LOCK:
         logger.addFilter(scrubber)
         try:
-            with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            with _LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
                 yield captured
         finally:
             logger.removeFilter(scrubber)
@@ -172,7 +187,7 @@ def kinds_from_tags(tags: Iterable[object]) -> frozenset[str]:
 
 
 def config_key(plugin: apprise.NotifyBase) -> str:
-    return "cfg:" + hashlib.sha256(plugin.url().encode("utf-8")).hexdigest()[:32]
+    return "cfg:" + hashlib.sha256(plugin_url(plugin).encode("utf-8")).hexdigest()[:32]
 
 
 def new_db_key() -> str:
@@ -189,7 +204,7 @@ def _config_target(plugin: apprise.NotifyBase, source: str) -> Target:
         service=str(plugin.service_name or ""),
         kinds=kinds_from_tags(plugin.tags),
         plugin=plugin,
-        secrets=secret_parts(plugin.url(), masked),
+        secrets=secret_parts(plugin_url(plugin), masked),
     )
 
 
@@ -205,7 +220,7 @@ class ConfigTargets:
 def load_config_targets(settings: Settings, asset: apprise.AppriseAsset) -> ConfigTargets:
     by_key: dict[str, Target] = {}
     problems: list[str] = []
-    for number, url in enumerate(parse_urls(settings.apprise_urls or ""), start=1):
+    for number, url in enumerate(_parse_urls(settings.apprise_urls or ""), start=1):
         plugin, reason = instantiate(url, asset)
         if plugin is None:
             problems.append(f"APPRISE_URLS entry {number} ({mask(url)}): {reason}")
@@ -257,7 +272,7 @@ def db_target(row: Any, asset: apprise.AppriseAsset) -> Target:
     )  # stored as three booleans so the enqueue hook can filter in SQL
     url = row.url or ""
     plugin, reason = instantiate(url, asset)
-    unmasked = plugin.url() if plugin is not None else url
+    unmasked = plugin_url(plugin) if plugin is not None else url
     return Target(
         key=row.key,
         source=Source.DB,
@@ -306,6 +321,16 @@ class TargetRegistry:
             log.error("notifications: %s", problem)
         log.info("notifications: APPRISE_CONFIG changed; %d target(s) now", len(fresh.targets))
         return True
+
+    def current(self, connection: Connection) -> dict[str, Target]:
+        """Configured targets plus the UI's own (read afresh), by key: what can be sent to."""
+        rows = connection.execute(
+            select(NotifyTarget).where(col(NotifyTarget.source) == Source.DB)
+        ).all()
+        found = {target.key: target for target in self.config.targets}
+        for target in self.db_targets(rows):
+            found[target.key] = target
+        return found
 
     def db_targets(self, rows: Iterable[Any]) -> list[Target]:
         found: list[Target] = []

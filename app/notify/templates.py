@@ -17,7 +17,8 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, insert, select
+from sqlmodel import col
 
 from app.config import Settings
 from app.models import NotifyTemplate
@@ -184,11 +185,11 @@ def check(kind: str, part: str, text: str, sample: Mapping[str, Any]) -> str:
 def save(connection: Connection, kind: str, part: str, text: str | None, now: datetime) -> None:
     """Store a UI override; ``None`` or blank removes it (back to the file or the default)."""
     connection.execute(
-        delete(NotifyTemplate).where(NotifyTemplate.kind == kind, NotifyTemplate.part == part)
+        delete(NotifyTemplate).where(
+            col(NotifyTemplate.kind) == kind, col(NotifyTemplate.part) == part
+        )
     )
     if text is not None and text.strip():
         connection.execute(
-            NotifyTemplate.__table__.insert().values(
-                kind=kind, part=part, text=text, updated_at=now
-            )
+            insert(NotifyTemplate).values(kind=kind, part=part, text=text, updated_at=now)
         )

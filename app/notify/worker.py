@@ -1,10 +1,10 @@
 """The thread that empties the outbox, in the server process, off the webhook's request path.
 
-It wakes after the commit that holds new rows (see ``_wake_after_commit``), when a send
-finishes, on each target's retry time and every NOTIFY_POLL_SECONDS (chat-log pushes, expiry,
-APPRISE_CONFIG changes). Each target's rows go out in order from one small pool, one target at
-a time per thread, so a slow or hanging service never delays the others. All state changes
-are writer jobs.
+It wakes after the commit that holds new rows (the writer announces ``outbox.NEW_ROWS``), when
+the service asks (a target fixed, "retry now"), when a send finishes, on each target's retry
+time and every NOTIFY_POLL_SECONDS (chat-log pushes, expiry, APPRISE_CONFIG changes). Each
+target's rows go out in order from one small pool, one target at a time per thread, so a slow
+or hanging service never delays the others. All state changes are writer jobs.
 
 Storms: each target receives at most NOTIFY_RATE_LIMIT notifications in any
 NOTIFY_RATE_WINDOW_SECONDS. When more lead rows are due for a target than its remaining allowance,
@@ -16,21 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection
-
+from app.config import Settings
+from app.db import Database
 from app.models import RowStatus, utcnow
 from app.notify import outbox
 from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
 from app.notify.send import send
-from app.notify.targets import Target
-
-if TYPE_CHECKING:
-    from app.notify.service import NotifyService
+from app.notify.targets import Target, TargetRegistry
+from app.ratelimit import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -38,52 +35,16 @@ SEND_THREADS = 4
 ERROR_PAUSE_SECONDS = 5.0
 
 
-class SlidingWindow:
-    """At most ``rate`` sends per target in any ``seconds`` window (in memory: a restart resets
-    it, which at worst allows one extra burst)."""
-
-    def __init__(self, rate: int, seconds: float) -> None:
-        self.rate, self.seconds = rate, seconds
-        self._sent: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        sent = self._sent.setdefault(key, deque())
-        while sent and sent[0] <= now - self.seconds:
-            sent.popleft()
-        return sent
-
-    def available(self, key: str) -> int:
-        with self._lock:
-            return self.rate - len(self._recent(key, time.monotonic()))
-
-    def take(self, key: str) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            sent = self._recent(key, now)
-            if len(sent) >= self.rate:
-                return False
-            sent.append(now)
-            return True
-
-    def seconds_until_free(self, key: str) -> float:
-        with self._lock:
-            now = time.monotonic()
-            sent = self._recent(key, now)
-            return 0.0 if len(sent) < self.rate else sent[0] + self.seconds - now
-
-
-def _noop(_connection: Connection) -> None:
-    return None
-
-
 class NotifyWorker:
-    def __init__(self, service: NotifyService) -> None:
-        self.service = service
-        self.settings = service.settings
-        self.db = service.db
+    """Sends what the outbox holds, to the targets of ``registry`` (shared with the service, so
+    both see one instance, and one lock, per target)."""
+
+    def __init__(self, settings: Settings, db: Database, registry: TargetRegistry) -> None:
+        self.settings = settings
+        self.db = db
+        self.registry = registry
         self.limiter = SlidingWindow(
-            self.settings.notify_rate_limit, self.settings.notify_rate_window_seconds
+            settings.notify_rate_limit, settings.notify_rate_window_seconds
         )
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -91,16 +52,16 @@ class NotifyWorker:
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
-        self._wake_scheduled = False
         self._last_poll = float("-inf")
-
-    @property
-    def max_age(self) -> timedelta:
-        return timedelta(hours=self.settings.notify_retry_max_hours)
+        # Passes completed, and the number of the last "quiet" one (it polled, found no row due
+        # and no send under way): what shows, in tests and at LOG_LEVEL=debug, that the worker
+        # has looked again since some moment and had nothing (more) to do.
+        self.passes = 0
+        self.last_quiet_pass = 0
 
     def start(self) -> None:
-        self.service.sync_config()
-        outbox.register_waker(self.db.engine, self._wake_after_commit)
+        self.sync_config()
+        self.db.writer.subscribe(outbox.NEW_ROWS, self.wake)
         self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="notify-send")
         self._thread = threading.Thread(target=self._loop, name="notify", daemon=True)
         self._thread.start()
@@ -108,7 +69,7 @@ class NotifyWorker:
 
     def stop(self) -> None:
         """Stop taking rows; sends already under way finish and are recorded."""
-        outbox.unregister_waker(self.db.engine)
+        self.db.writer.unsubscribe(outbox.NEW_ROWS, self.wake)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -121,21 +82,10 @@ class NotifyWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def _wake_after_commit(self) -> None:
-        """Called by ``outbox.enqueue_lead`` in the writer thread, before the commit.
-
-        Waking now would race the commit; instead queue an empty job: the writer runs it in its
-        next batch, which starts only after this batch committed, so its completion is our
-        "rows are visible" signal. One such job at a time is enough for any number of rows.
-        """
-        if self._wake_scheduled:
-            return
-        self._wake_scheduled = True
-        self.db.writer.submit(_noop).add_done_callback(self._committed)
-
-    def _committed(self, _future: Any) -> None:
-        self._wake_scheduled = False
-        self.wake()
+    def sync_config(self) -> None:
+        """Give each APPRISE_URLS/APPRISE_CONFIG target its row (at start, and on a change)."""
+        targets, now = list(self.registry.config.targets), utcnow()
+        self.db.writer.run_sync(lambda c: outbox.sync_config_targets(c, targets, now))
 
     # ---- the loop -----------------------------------------------------------------------
 
@@ -150,26 +100,22 @@ class NotifyWorker:
             self._wake.clear()
 
     def _pass(self) -> float:
-        settings, writer = self.settings, self.db.writer
+        settings = self.settings
         now = utcnow()
-        if time.monotonic() - self._last_poll >= settings.notify_poll_seconds:
+        polled = time.monotonic() - self._last_poll >= settings.notify_poll_seconds
+        if polled:
             self._last_poll = time.monotonic()
-            if self.service.registry.reload_config_if_changed():
-                self.service.sync_config()
-            max_age, hours = self.max_age, settings.notify_retry_max_hours
-            writer.run_sync(lambda c: outbox.enqueue_chatlogs(c, now, max_age))
-            given_up = writer.run_sync(lambda c: outbox.expire(c, now, max_age, hours))
-            if given_up:
-                log.warning("notifications: gave up on %d row(s) after %g h", given_up, hours)
+            self._poll(now)
         waits = [self._last_poll + settings.notify_poll_seconds - time.monotonic()]
-        usable = {key: t for key, t in self.service.current_targets().items() if t.usable}
+        with self.db.read() as connection:
+            usable = {key: t for key, t in self.registry.current(connection).items() if t.usable}
         # Targets busy before the read below may finish meanwhile; their rows as read would be
         # stale (already sent), so they wait for the next pass, which their finishing triggers.
         with self._lock:
             busy = set(self._inflight)
         with self.db.read() as connection:
             due = outbox.due_rows(connection, now, usable)
-            renderer = self.service.renderer(connection)
+            renderer = Renderer.load(connection, settings)
         for key, rows in due.items():
             with self._lock:
                 if key in busy or key in self._inflight:
@@ -185,7 +131,25 @@ class NotifyWorker:
             upcoming = outbox.next_due(connection, usable, after=now)
         if upcoming is not None:
             waits.append((upcoming - utcnow()).total_seconds())
+        self._count_pass(quiet=polled and not due and not busy)
         return min(waits)
+
+    def _poll(self, now: datetime) -> None:
+        """What no commit announces: config file changes, chat-log pushes, rows past their time."""
+        if self.registry.reload_config_if_changed():
+            self.sync_config()
+        max_age, hours = outbox.max_age(self.settings), self.settings.notify_retry_max_hours
+        writer = self.db.writer
+        writer.run_sync(lambda c: outbox.enqueue_chatlogs(c, now, max_age))
+        given_up = writer.run_sync(lambda c: outbox.expire(c, now, max_age, hours))
+        if given_up:
+            log.warning("notifications: gave up on %d row(s) after %g h", given_up, hours)
+
+    def _count_pass(self, *, quiet: bool) -> None:
+        self.passes += 1
+        if quiet:
+            self.last_quiet_pass = self.passes
+        log.debug("notifications: pass %d done%s", self.passes, ", quiet" if quiet else "")
 
     # ---- one target's due rows ----------------------------------------------------------
 

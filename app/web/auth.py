@@ -88,6 +88,7 @@ class Credentials:
         stored = self.password_hash
         if stored is None:
             return False
+        ok: bool
         try:
             ok = _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):

@@ -14,8 +14,8 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from app.config import Settings
 from app.db import Database
-from app.web import leads
 from app.web.auth import Credentials, LoginThrottle
+from app.web.queries import leads
 
 log = logging.getLogger(__name__)
 

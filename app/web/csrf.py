@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,7 +34,7 @@ def token_for(session: dict[str, Any]) -> str:
 
 
 class CSRFMiddleware:
-    def __init__(self, app: ASGIApp, refuse: Any = None) -> None:
+    def __init__(self, app: ASGIApp, refuse: Callable[[Scope], Response] | None = None) -> None:
         self.app = app
         # Renders the refusal page; plain text if none is given.
         self.refuse = refuse

@@ -1,71 +1,15 @@
-"""Friendly error pages: a 404 that helps, a 500 that says nothing of the code's insides.
+"""What queries and handlers raise when a request cannot be answered as asked.
 
-JSON clients (/api, /webhook) get JSON; browsers get a page. The traceback goes to the log only.
+Raised anywhere below a handler and answered once, in ``error_pages.EXCEPTION_HANDLERS``: a page
+for a browser, ``{"status":"error","error":…}`` for the API. The message is what the person reads.
 """
 
 from __future__ import annotations
 
-import logging
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-
-from app.web.context import web
-from app.web.security import HEADERS
-
-log = logging.getLogger(__name__)
-
-TITLES = {
-    400: "That request did not work",
-    403: "Not allowed",
-    404: "Nothing here",
-    405: "Not like that",
-    413: "Too large",
-    429: "Slow down",
-}
+class NotFound(LookupError):
+    """No such thing (a lead, a delivery, a chat log…): answered 404."""
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/webhook"))
-
-
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    status = exc.status_code
-    message = exc.detail
-    if status == 404 and message == "Not Found":  # the router's own: no route matched
-        message = "There is no page at this address."
-    if _wants_json(request):
-        return JSONResponse({"status": "error", "error": message}, status, headers=exc.headers)
-    context = {"title": TITLES.get(status, "Something went wrong"), "message": message}
-    return await web(request).render_async(
-        request, "error.html", context, status=status, headers=exc.headers
-    )
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    # Runs outside the other middleware, so it adds the security headers itself.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if _wants_json(request):
-        return JSONResponse({"status": "error", "error": "internal error"}, 500, headers=HEADERS)
-    try:
-        template = web(request).env.get_template("500.html")
-        html = template.render(request=request)
-    except Exception:  # the page itself failed: fall back to words
-        html = "<!doctype html><title>Error</title><p>Something went wrong. It was logged."
-    return HTMLResponse(html, status_code=500, headers=HEADERS)
-
-
-def refuse_csrf(scope: object) -> Response:
-    """The CSRF middleware's refusal: a plain page (no session data is trusted here)."""
-    html = (
-        "<!doctype html><meta charset=utf-8><title>Form expired</title>"
-        '<link rel=stylesheet href="/static/app.css"><main class="narrow"><h1>Form expired</h1>'
-        "<p>This form was open too long or came from another site. Go back, reload the page "
-        'and try again.</p><p><a href="/">Back to the inbox</a></p></main>'
-    )
-    return HTMLResponse(html, status_code=403)
-
-
-EXCEPTION_HANDLERS = {HTTPException: http_error, 500: server_error}
+class BadParameter(ValueError):
+    """A query parameter we cannot use: answered 400. The message names the parameter."""

@@ -1,7 +1,8 @@
 """The ``app_setting`` table (migration web_0001): small values the web UI keeps across restarts.
 
 Kept in the database rather than in DATA_DIR so that one backup (or one PostgreSQL server) holds
-everything, and a container whose DATA_DIR is not a volume still keeps its login.
+everything, and a container whose DATA_DIR is not a volume still keeps its login. Every read and
+write of the table is here; the writes are writer jobs (``db.writer.run``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import Connection, delete, select
+from sqlmodel import col
 
 from app.models import AppSetting, utcnow
 from app.statements import upsert_insert
@@ -20,11 +22,12 @@ CALENDAR_TOKEN_CREATED = "calendar_token_created"
 
 
 def get(connection: Connection, key: str) -> str | None:
-    return connection.execute(select(AppSetting.value).where(AppSetting.key == key)).scalar()
+    statement = select(col(AppSetting.value)).where(col(AppSetting.key) == key)
+    return connection.execute(statement).scalar()
 
 
 def put(connection: Connection, key: str, value: str) -> None:
-    """Insert or replace; a writer job."""
+    """Insert or replace."""
     statement = upsert_insert(connection.dialect.name, AppSetting).values(
         key=key, value=value, updated_at=utcnow()
     )
@@ -36,7 +39,7 @@ def put(connection: Connection, key: str, value: str) -> None:
 
 
 def remove(connection: Connection, *keys: str) -> None:
-    connection.execute(delete(AppSetting).where(AppSetting.key.in_(keys)))
+    connection.execute(delete(AppSetting).where(col(AppSetting.key).in_(keys)))
 
 
 def ensure_session_secret(connection: Connection) -> str:
@@ -47,3 +50,13 @@ def ensure_session_secret(connection: Connection) -> str:
     secret = secrets.token_urlsafe(48)
     put(connection, SESSION_SECRET, secret)
     return secret
+
+
+def save_calendar_token(connection: Connection, digest: str) -> None:
+    """A new calendar link (only its hash is kept), and when it was made."""
+    put(connection, CALENDAR_TOKEN_SHA256, digest)
+    put(connection, CALENDAR_TOKEN_CREATED, utcnow().isoformat())
+
+
+def remove_calendar_token(connection: Connection) -> None:
+    remove(connection, CALENDAR_TOKEN_SHA256, CALENDAR_TOKEN_CREATED)

@@ -59,9 +59,9 @@ def appointment_time(content: str, made_at_local: datetime) -> datetime | None:
         return None
     date_only: datetime | None = None
     time_only: datetime | None = None
-    for matched, moment in found or []:
+    for matched, found_at in found or []:
         has_date, has_time = _parts(matched)
-        moment = moment.replace(tzinfo=None)
+        moment: datetime = found_at.replace(tzinfo=None)
         if has_date and has_time:
             return moment
         if has_date and date_only is None:

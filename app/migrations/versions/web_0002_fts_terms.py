@@ -8,8 +8,8 @@ A prefix query such as ``"boiler"*`` makes SQLite's FTS5 (3.40) merge the postin
 term with that prefix into one list in memory before it yields the first row: 120 ms for a
 word in 2M of 5M messages, however small the page. An OR of the exact terms streams newest
 first instead (under 1 ms). ``lead_fts_terms`` and ``message_fts_terms`` are ``fts5vocab``
-tables (no storage of their own: views of the FTS5 indexes) that ``app.web.search`` reads to
-find those terms. PostgreSQL searches through its GIN indexes and needs none.
+tables (no storage of their own: views of the FTS5 indexes) that ``app.web.queries.search``
+reads to find those terms. PostgreSQL searches through its GIN indexes and needs none.
 
 ``ix_chat_window_day`` serves the chat-log list's newest-day-first order, which is
 ``coalesce(start_time, received_at)`` (a window's own day, or its arrival when it has none):

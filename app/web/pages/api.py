@@ -7,17 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Row
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.models import Chatbot, Lead
-from app.web import leads
 from app.web.context import web
-from app.web.leads import LEAD, FilterError, LeadFilter
+from app.web.errors import NotFound
+from app.web.paging import AnyRow
+from app.web.queries import leads
+from app.web.queries.lead_filter import LeadFilter
 
 MAX_LIMIT = 200
 
@@ -26,7 +24,7 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def lead_json(lead: Row[Any], chatbot_name: str | None) -> dict[str, Any]:
+def lead_json(lead: AnyRow, chatbot_name: str | None) -> dict[str, Any]:
     return {
         "id": lead.id,
         "type": lead.type,
@@ -48,27 +46,17 @@ def lead_json(lead: Row[Any], chatbot_name: str | None) -> dict[str, Any]:
 
 def list_leads(request: Request) -> Response:
     app = web(request)
-    try:
-        where = LeadFilter.parse(request.query_params, max_limit=MAX_LIMIT)
-    except FilterError as exc:
-        raise HTTPException(400, str(exc)) from None
+    where = LeadFilter.parse(request.query_params, max_limit=MAX_LIMIT)  # or 400: BadParameter
     with app.db.read() as connection:
         page = leads.page(connection, where, app.settings.tz)
         ids = [row.id for row in page.rows]
-        found = {
-            row.id: row
-            for row in connection.execute(
-                select(LEAD, Chatbot.name.label("chatbot_name"))
-                .outerjoin(Chatbot, Chatbot.serial_number == Lead.serial_number)
-                .where(Lead.id.in_(ids))
-            )
-        }
+        found = leads.with_chatbot(connection, ids)
         new_count = leads.count_new(connection)
     items = [lead_json(found[i], found[i].chatbot_name) for i in ids if i in found]
     return JSONResponse(
         {
             "leads": items,
-            "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+            "next_cursor": page.next.encode() if page.next else None,
             "new_count": new_count,
         }
     )
@@ -79,7 +67,7 @@ def get_lead(request: Request) -> Response:
     with app.db.read() as connection:
         found = leads.detail(connection, int(request.path_params["lead_id"]))
     if found is None:
-        raise HTTPException(404, "no such lead")
+        raise NotFound("no such lead")
     body = lead_json(found.lead, found.chatbot_name)
     body["notes"] = [
         {"id": note.id, "created_at": iso(note.created_at), "body": note.body}

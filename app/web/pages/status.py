@@ -5,10 +5,8 @@ signed test lead through the real endpoint, the calendar link, and the admin acc
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,15 +14,13 @@ from starlette.routing import Route
 
 from app import sender, shapes
 from app.config import Settings
-from app.models import Delivery, Lead, Outcome, ProcessStatus, utcnow
 from app.signature import key_fingerprint
 from app.web import store
 from app.web.auth import token_sha256
 from app.web.context import flash, redirect, web
+from app.web.queries import status as queries
+from app.web.queries.status import STATS_DAYS
 from app.web.security import is_https
-
-ALLOWLIST_REASON = "not in WEBHOOK_ALLOWED_IPS"
-STATS_DAYS = 7
 
 
 def base_url(request: Request, settings: Settings) -> tuple[str, bool]:
@@ -36,58 +32,13 @@ def base_url(request: Request, settings: Settings) -> tuple[str, bool]:
     return f"{scheme}://{host}", True
 
 
-def _stats(connection: Connection) -> dict[str, Any]:
-    since = utcnow() - timedelta(days=STATS_DAYS)
-    last = connection.execute(
-        select(
-            Delivery.id,
-            Delivery.received_at,
-            Delivery.client_ip,
-            Delivery.outcome,
-            Delivery.status_code,
-            Delivery.reason,
-            Delivery.kind,
-            Delivery.process_status,
-        )
-        .order_by(Delivery.id.desc())
-        .limit(1)
-    ).first()
-    recent = select(func.count()).where(Delivery.received_at >= since)
-    misses = recent.where(Delivery.reason.contains(ALLOWLIST_REASON))
-    last_miss = connection.execute(
-        select(Delivery.client_ip, Delivery.received_at)
-        .where(Delivery.reason.contains(ALLOWLIST_REASON))
-        .order_by(Delivery.id.desc())
-        .limit(1)
-    ).first()
-    return {
-        "last": last,
-        "last_accepted": connection.execute(
-            select(func.max(Delivery.received_at)).where(Delivery.outcome == Outcome.ACCEPTED)
-        ).scalar(),
-        "recent_total": connection.execute(recent).scalar(),
-        "allow_misses": connection.execute(misses).scalar(),
-        "last_miss": last_miss,
-        "pending": connection.execute(
-            select(func.count()).where(Delivery.process_status == ProcessStatus.PENDING)
-        ).scalar(),
-        "failed": connection.execute(
-            select(func.count()).where(Delivery.process_status == ProcessStatus.FAILED)
-        ).scalar(),
-        "quarantined": connection.execute(
-            select(func.count()).where(Delivery.outcome == Outcome.QUARANTINED)
-        ).scalar(),
-        "calendar_created": store.get(connection, store.CALENDAR_TOKEN_CREATED),
-    }
-
-
 def _page(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
     app = web(request)
     settings = app.settings
     base, derived = base_url(request, settings)
     with app.db.read() as connection:
-        stats = _stats(connection)
-    stats["allow_hits"] = (stats["recent_total"] or 0) - (stats["allow_misses"] or 0)
+        stats = queries.stats(connection)
+    stats["allow_hits"] = stats["recent_total"] - stats["allow_misses"]
     context = {
         "webhook_url": f"{base}/webhook",
         "derived": derived,
@@ -141,9 +92,7 @@ async def test_lead(request: Request) -> Response:
     def page_with_result() -> Response:
         if result["ok"]:  # the lead was stored before "success" was answered
             with app.db.read() as connection:
-                result["lead_id"] = connection.execute(
-                    select(Lead.id).where(Lead.session_id == result["session_id"])
-                ).scalar()
+                result["lead_id"] = queries.lead_of_session(connection, result["session_id"])
         return _page(request, {"test_result": result})
 
     return await run_in_threadpool(page_with_result)
@@ -154,12 +103,7 @@ async def new_calendar_link(request: Request) -> Response:
     app = web(request)
     token = secrets.token_urlsafe(24)
     digest = token_sha256(token)
-
-    def save(connection: Connection) -> None:
-        store.put(connection, store.CALENDAR_TOKEN_SHA256, digest)
-        store.put(connection, store.CALENDAR_TOKEN_CREATED, utcnow().isoformat())
-
-    await app.db.writer.run(save)
+    await app.db.writer.run(lambda c: store.save_calendar_token(c, digest))
     app.credentials.calendar_token_sha256 = digest
     base, _ = base_url(request, app.settings)
     url = f"{base}/calendar.ics?token={token}"
@@ -168,9 +112,7 @@ async def new_calendar_link(request: Request) -> Response:
 
 async def revoke_calendar_link(request: Request) -> Response:
     app = web(request)
-    await app.db.writer.run(
-        lambda c: store.remove(c, store.CALENDAR_TOKEN_SHA256, store.CALENDAR_TOKEN_CREATED)
-    )
+    await app.db.writer.run(store.remove_calendar_token)
     app.credentials.calendar_token_sha256 = None
     flash(request, "Calendar link turned off: subscribed calendars stop updating.")
     return redirect("/status#calendar")

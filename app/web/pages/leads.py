@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.models import LEAD_STATUSES, Lead, Note, utcnow
-from app.web import leads, search
+from app.models import LEAD_STATUSES
 from app.web.context import flash, redirect, safe_next, web
-from app.web.leads import FilterError, LeadFilter
+from app.web.errors import BadParameter, NotFound
+from app.web.queries import leads, search
+from app.web.queries.lead_filter import STATUS_CHOICES, TYPES, LeadFilter
 
 MAX_NOTE_CHARS = 10_000
 STATUS_LABELS = {"new": "New", "contacted": "Contacted", "done": "Done", "archived": "Archived"}
@@ -26,25 +27,25 @@ def inbox(request: Request) -> Response:
     app = web(request)
     try:
         where = LeadFilter.parse(request.query_params)
-    except FilterError as exc:
+    except BadParameter as exc:  # the inbox names the filter, not the request, as the problem
         context = {"title": "That filter does not work", "message": str(exc)}
         return app.render(request, "error.html", context, status=400)
     with app.db.read() as connection:
         page = leads.page(connection, where, app.settings.tz)
         chatbots = leads.chatbots(connection)
-    context = {
+    listed: dict[str, Any] = {
         "where": where,
         "rows": page.rows,
-        "next_args": where.query_args(cursor=page.next_cursor) if page.next_cursor else None,
+        "next_args": where.query_args(cursor=page.next) if page.next else None,
         "first_args": where.query_args(cursor=None) if where.cursor else None,
         "export_args": where.query_args(cursor=None),
         "chatbots": chatbots,
-        "types": leads.TYPES,
-        "statuses": leads.STATUS_CHOICES,
+        "types": TYPES,
+        "statuses": STATUS_CHOICES,
         "labels": STATUS_LABELS,
         "marks": search.highlight_terms(where.q),
     }
-    return app.render(request, "inbox.html", context)
+    return app.render(request, "inbox.html", listed)
 
 
 def lead_page(request: Request) -> Response:
@@ -53,7 +54,7 @@ def lead_page(request: Request) -> Response:
     with app.db.read() as connection:
         found = leads.detail(connection, lead_id)
     if found is None:
-        raise HTTPException(404, "No such lead.")
+        raise NotFound("No such lead.")
     context = {
         "item": found,
         "lead": found.lead,
@@ -78,13 +79,8 @@ async def set_status(request: Request) -> Response:
     status = str(form.get("status", ""))
     if status not in LEAD_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LEAD_STATUSES)}")
-
-    def change(connection: Connection) -> int:
-        result = connection.execute(update(Lead).where(Lead.id == lead_id).values(status=status))
-        return result.rowcount
-
-    if not await app.db.writer.run(change):
-        raise HTTPException(404, "No such lead.")
+    if not await app.db.writer.run(lambda c: leads.set_status(c, lead_id, status)):
+        raise NotFound("No such lead.")
     flash(request, f"Marked {STATUS_LABELS[status].lower()}.")
     return redirect(safe_next(str(form.get("next", "")), f"/leads/{lead_id}"))
 
@@ -99,16 +95,8 @@ async def add_note(request: Request) -> Response:
         return redirect(f"/leads/{lead_id}#notes")
     if len(body) > MAX_NOTE_CHARS:
         raise HTTPException(400, f"a note holds at most {MAX_NOTE_CHARS} characters")
-
-    def save(connection: Connection) -> bool:
-        exists = connection.execute(select(Lead.id).where(Lead.id == lead_id)).first()
-        if exists is None:
-            return False
-        connection.execute(insert(Note).values(lead_id=lead_id, created_at=utcnow(), body=body))
-        return True
-
-    if not await app.db.writer.run(save):
-        raise HTTPException(404, "No such lead.")
+    if not await app.db.writer.run(lambda c: leads.add_note(c, lead_id, body)):
+        raise NotFound("No such lead.")
     flash(request, "Note added.")
     return redirect(f"/leads/{lead_id}#notes")
 

@@ -2,7 +2,8 @@
 health with "retry now", real test notifications, and the title/body templates with a preview.
 
 Everything goes through ``app.state.notify`` (``NotifyService``), whose methods block; they run
-in the thread pool. Pages only ever see the service's secret-free views: a target's real URL is
+in the thread pool. A target removed meanwhile raises ``UnknownTarget``, answered 404 in
+``error_pages``. Pages only ever see the service's secret-free views: a target's real URL is
 never put into HTML, not even in the edit form (an empty URL field there means "unchanged").
 """
 
@@ -21,13 +22,7 @@ from starlette.routing import Route
 from app.notify.kinds import KINDS
 from app.notify.service import NotifyService
 from app.notify.templates import PARTS, TEMPLATE_KINDS
-from app.notify.views import (
-    TargetError,
-    TemplateInvalid,
-    TemplateView,
-    TestResult,
-    UnknownTarget,
-)
+from app.notify.views import TargetError, TemplateInvalid, TemplateView, TestResult
 from app.web.context import flash, redirect, web
 
 PAGE = "/settings/notifications"
@@ -109,10 +104,7 @@ async def add_target(request: Request) -> Response:
 async def edit_page(request: Request) -> Response:
     """The edit form of one UI target; read-only targets have nothing to edit."""
     key = request.query_params.get("key", "")
-    try:
-        view = await run_in_threadpool(service(request).get_target, key)
-    except UnknownTarget:
-        raise HTTPException(404, "No such notification target (removed meanwhile?).") from None
+    view = await run_in_threadpool(service(request).get_target, key)
     if not view.editable:
         raise HTTPException(400, "Targets from APPRISE_URLS or APPRISE_CONFIG are read-only here.")
     context = {"target": view, "kinds": KINDS}
@@ -131,8 +123,6 @@ async def update_target(request: Request) -> Response:
             kinds=_kinds(form),
             enabled=form.get("enabled") == "1",
         )
-    except UnknownTarget:
-        raise HTTPException(404, "No such notification target (removed meanwhile?).") from None
     except TargetError as exc:
         flash(request, f"Not saved: {exc}", "error")
         return redirect(f"{PAGE}/edit?key={quote(key, safe='')}")
@@ -145,8 +135,6 @@ async def set_enabled(request: Request) -> Response:
     key, enabled = _key(form), form.get("enabled") == "1"
     try:
         view = await run_in_threadpool(service(request).set_enabled, key, enabled)
-    except UnknownTarget:
-        raise HTTPException(404, "No such notification target (removed meanwhile?).") from None
     except TargetError as exc:
         flash(request, str(exc), "error")
         return redirect(PAGE)
@@ -159,8 +147,6 @@ async def remove_target(request: Request) -> Response:
     key = _key(form)
     try:
         await run_in_threadpool(service(request).remove_target, key)
-    except UnknownTarget:
-        raise HTTPException(404, "No such notification target (removed meanwhile?).") from None
     except TargetError as exc:
         flash(request, str(exc), "error")
         return redirect(PAGE)
@@ -171,10 +157,7 @@ async def remove_target(request: Request) -> Response:
 async def retry_now(request: Request) -> Response:
     form = await request.form()
     key = _key(form)
-    try:
-        count = await run_in_threadpool(service(request).retry_now, key)
-    except UnknownTarget:
-        raise HTTPException(404, "No such notification target (removed meanwhile?).") from None
+    count = await run_in_threadpool(service(request).retry_now, key)
     flash(request, f"Retrying now: {count} notification{'' if count == 1 else 's'} queued.")
     return redirect(f"{PAGE}#target-{key}")
 

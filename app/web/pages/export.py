@@ -8,16 +8,16 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from app.web import leads
 from app.web.context import web
-from app.web.leads import FilterError, LeadFilter
+from app.web.paging import AnyRow
+from app.web.queries import leads
+from app.web.queries.lead_filter import LeadFilter
 
 BOM = "\ufeff"
 ROWS_PER_CHUNK = 500
@@ -48,7 +48,7 @@ def neutralise(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _cells(row: Any, tz: Any) -> list[str]:
+def _cells(row: AnyRow, tz: ZoneInfo) -> list[str]:
     lead = row
     created = row.when.astimezone(tz).isoformat(timespec="seconds") if row.when else ""
     received = lead.received_at.astimezone(tz).isoformat(timespec="seconds")
@@ -71,7 +71,7 @@ def _cells(row: Any, tz: Any) -> list[str]:
     return [neutralise(value) for value in values]
 
 
-def csv_chunks(read: Any, where: LeadFilter, tz: Any) -> Iterator[bytes]:
+def csv_chunks(read: leads.Read, where: LeadFilter, tz: ZoneInfo) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
@@ -87,10 +87,7 @@ def csv_chunks(read: Any, where: LeadFilter, tz: Any) -> Iterator[bytes]:
 
 def export_csv(request: Request) -> Response:
     app = web(request)
-    try:
-        where = LeadFilter.parse(request.query_params)
-    except FilterError as exc:
-        raise HTTPException(400, str(exc)) from None
+    where = LeadFilter.parse(request.query_params)  # or 400: BadParameter
     stamp = datetime.now(UTC).astimezone(app.settings.tz).strftime("%Y%m%d-%H%M")
     return StreamingResponse(
         csv_chunks(app.db.read, where, app.settings.tz),

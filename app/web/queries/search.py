@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Connection,
     TableClause,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlmodel import col
 
 from app.models import Lead, Message
 
@@ -56,8 +58,8 @@ def lead_matches(connection: Connection, query: str) -> ColumnElement[bool] | No
         rows = text("SELECT rowid FROM lead_fts WHERE lead_fts MATCH :lead_q").bindparams(
             bindparam("lead_q", _fts5(words))
         )
-        return Lead.id.in_(rows)
-    document = literal_column(
+        return col(Lead.id).in_(rows)
+    document: ColumnClause[str] = literal_column(
         "coalesce(lead.first_name, '') || ' ' || coalesce(lead.last_name, '') || ' ' || "
         "coalesce(lead.email, '') || ' ' || coalesce(lead.phone_number, '') || ' ' || "
         "coalesce(lead.content, '')"
@@ -73,8 +75,8 @@ def message_matches(connection: Connection, query: str) -> ColumnElement[bool] |
         rows = text("SELECT rowid FROM message_fts WHERE message_fts MATCH :message_q").bindparams(
             bindparam("message_q", _fts5(words))
         )
-        return Message.id.in_(rows)
-    document = literal_column("coalesce(message.content, '')")
+        return col(Message.id).in_(rows)
+    document: ColumnClause[str] = literal_column("coalesce(message.content, '')")
     return func.to_tsvector("simple", document).op("@@")(func.to_tsquery("simple", _tsquery(words)))
 
 

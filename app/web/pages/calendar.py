@@ -5,17 +5,18 @@ the token is made and revoked on the Status page and checked in ``auth.AuthMiddl
 from __future__ import annotations
 
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.models import Chatbot, Lead, utcnow
+from app.models import utcnow
 from app.shapes import person_name
 from app.web.context import web
-from app.web.leads import LEAD
+from app.web.paging import AnyRow
+from app.web.queries import leads
 from app.web.templating import chatbot_label
 from app.web.when import appointment_time
 
@@ -27,7 +28,7 @@ MAX_EVENTS = 2000
 EVENT_LENGTH = timedelta(hours=1)
 
 
-def _event(row: Any, tz: Any, base_url: str | None) -> Event:
+def _event(row: AnyRow, tz: ZoneInfo, base_url: str | None) -> Event:
     from icalendar import Event
 
     lead = row
@@ -61,17 +62,7 @@ def calendar_feed(request: Request) -> Response:
     app = web(request)
     since = utcnow() - timedelta(days=FEED_DAYS)
     with app.db.read() as connection:
-        rows = connection.execute(
-            select(LEAD, Chatbot.name.label("chatbot_name"))
-            .outerjoin(Chatbot, Chatbot.serial_number == Lead.serial_number)
-            .where(
-                func.lower(Lead.type) == "appointment",
-                Lead.status != "archived",
-                Lead.received_at >= since,
-            )
-            .order_by(Lead.id.desc())
-            .limit(MAX_EVENTS)
-        ).all()
+        rows = leads.appointments(connection, since, MAX_EVENTS)
     calendar = Calendar()
     calendar.add("prodid", "-//Hello Client inbox//appointments//EN")
     calendar.add("version", "2.0")

@@ -1,0 +1,78 @@
+"""Keyset paging, the one way every list in the UI and the API pages.
+
+A page is read with one row more than it shows: that row only tells that a next page exists,
+and the last row shown is where the next page starts (its ``Cursor``, or just its id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeAlias, TypeVar
+
+from sqlalchemy import Connection, Select
+from sqlalchemy.engine import Row
+
+from app.web.errors import BadParameter
+
+# A row, or a statement, of any columns (SQLAlchemy types rows by their column types).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+After = TypeVar("After")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A row's place in a newest-first list: its sort time, then its id (ties broken by id)."""
+
+    when: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.when.isoformat()}~{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        when, sep, ident = text.rpartition("~")
+        try:
+            moment = datetime.fromisoformat(when)
+            if not sep or moment.tzinfo is None:
+                raise ValueError
+            return cls(moment, int(ident))
+        except ValueError:
+            raise BadParameter("cursor: not a cursor this server gave out") from None
+
+
+@dataclass(frozen=True)
+class Page(Generic[After]):
+    rows: list[AnyRow]
+    next: After | None  # where the next page starts; None on the last page
+
+
+def read_page(
+    connection: Connection,
+    statement: AnySelect,
+    limit: int,
+    after: Callable[[AnyRow], After],
+) -> Page[After]:
+    """``statement`` (already ordered) cut to ``limit`` rows; ``after(last row)`` if more follow."""
+    rows = list(connection.execute(statement.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, after(rows[-1]) if more and rows else None)
+
+
+def by_id(row: AnyRow) -> int:
+    """The next page of a list in id order starts after this row's id."""
+    return int(row.id)
+
+
+def whole_number(params: Mapping[str, str], name: str) -> int | None:
+    """An optional non-negative integer parameter (``before``, ``after``)."""
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise BadParameter(f"{name}: expected a whole number")
+    return int(value)

@@ -1,0 +1,89 @@
+"""The inbox's filter as the inbox page, the CSV export and the JSON API read it from a URL, so
+the three always agree on what a filter means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from app.models import LEAD_STATUSES
+from app.web.errors import BadParameter
+from app.web.paging import Cursor
+
+TYPES = ("lead", "appointment", "other")
+STATUS_CHOICES = ("active", *LEAD_STATUSES, "all")  # "active": everything not archived
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    type: str = ""
+    status: str = "active"
+    chatbot: str = ""
+    since: date | None = None
+    until: date | None = None
+    q: str = ""
+    cursor: Cursor | None = None
+    limit: int = PAGE_SIZE
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str], *, max_limit: int = MAX_PAGE_SIZE) -> LeadFilter:
+        kind = params.get("type", "").strip().lower()
+        if kind and kind not in TYPES:
+            raise BadParameter(f"type: must be one of {', '.join(TYPES)}")
+        status = params.get("status", "").strip().lower() or "active"
+        if status not in STATUS_CHOICES:
+            raise BadParameter(f"status: must be one of {', '.join(STATUS_CHOICES)}")
+        cursor_text = params.get("cursor", "").strip()
+        return cls(
+            type=kind,
+            status=status,
+            chatbot=params.get("chatbot", "").strip()[:200],
+            since=_date(params, "since"),
+            until=_date(params, "until"),
+            q=params.get("q", "").strip()[:200],
+            cursor=Cursor.decode(cursor_text) if cursor_text else None,
+            limit=_limit(params.get("limit", ""), max_limit),
+        )
+
+    def query_args(self, **changes: Any) -> dict[str, str]:
+        """This filter as URL parameters (for links that keep it), without the defaults."""
+        current = replace(self, **changes)
+        args = {
+            "type": current.type,
+            "status": "" if current.status == "active" else current.status,
+            "chatbot": current.chatbot,
+            "since": current.since.isoformat() if current.since else "",
+            "until": current.until.isoformat() if current.until else "",
+            "q": current.q,
+            "cursor": current.cursor.encode() if current.cursor else "",
+        }
+        return {key: value for key, value in args.items() if value}
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.type or self.status != "active" or self.chatbot or self.q) or bool(
+            self.since or self.until
+        )
+
+
+def _date(params: Mapping[str, str], name: str) -> date | None:
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadParameter(f"{name}: expected a date as YYYY-MM-DD") from None
+
+
+def _limit(value: str, maximum: int) -> int:
+    if not value.strip():
+        return min(PAGE_SIZE, maximum)
+    if not value.strip().isdigit() or not 1 <= int(value) <= maximum:
+        raise BadParameter(f"limit: expected a whole number from 1 to {maximum}")
+    return int(value)

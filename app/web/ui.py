@@ -1,0 +1,124 @@
+"""The web UI as the Starlette app takes it: routes, middleware, error handlers, and ``start``.
+
+``server.py`` builds one ``WebUI`` and takes its routes, middleware and error handlers; its
+lifespan calls ``start`` once the database is open (the session secret and password live there).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from app.config import Settings
+from app.db import Database
+from app.ingest.processor import Processor
+from app.web import error_pages, store
+from app.web.auth import AuthMiddleware, Credentials
+from app.web.context import Web
+from app.web.csrf import CSRFMiddleware
+from app.web.pages import (
+    api,
+    calendar,
+    conversations,
+    deliveries,
+    export,
+    leads,
+    login,
+    notifications,
+    status,
+)
+from app.web.security import SecurityHeadersMiddleware, Sessions
+from app.web.templating import STATIC, make_environment
+
+log = logging.getLogger(__name__)
+
+
+class WebUI:
+    def __init__(self, settings: Settings, db: Database, processor: Processor) -> None:
+        self.settings = settings
+        self.web = Web(
+            settings=settings,
+            db=db,
+            wake_processor=processor.wake,
+            env=make_environment(settings.tz),
+            credentials=Credentials(username=settings.inbox_username),
+        )
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return [
+            *login.ROUTES,
+            *leads.ROUTES,
+            *conversations.ROUTES,
+            *deliveries.ROUTES,
+            *status.ROUTES,
+            *notifications.ROUTES,
+            *export.ROUTES,
+            *api.ROUTES,
+            *calendar.ROUTES,
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ]
+
+    @property
+    def middleware(self) -> list[Middleware]:
+        """Outermost first: headers on every answer, then sessions, then who may pass."""
+        credentials = self.web.credentials
+        return [
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(Sessions, settings=self.settings, secret=lambda: credentials.session_secret),
+            Middleware(AuthMiddleware, settings=self.settings, credentials=credentials),
+            Middleware(CSRFMiddleware, refuse=error_pages.refuse_csrf),
+        ]
+
+    @property
+    def exception_handlers(self) -> dict[Any, error_pages.Handler]:
+        return dict(error_pages.EXCEPTION_HANDLERS)
+
+    async def start(self) -> None:
+        """Load (or create) what the UI keeps in the database; print the setup code if needed."""
+        web, settings = self.web, self.settings
+        credentials = web.credentials
+        credentials.session_secret = await web.db.writer.run(store.ensure_session_secret)
+        with web.db.read() as connection:
+            stored_hash = store.get(connection, store.ADMIN_PASSWORD_HASH)
+            credentials.calendar_token_sha256 = store.get(connection, store.CALENDAR_TOKEN_SHA256)
+        if settings.inbox_password:
+            password = settings.inbox_password
+            await run_in_threadpool(credentials.use_environment_password, password)
+        elif stored_hash:
+            credentials.use_stored_hash(stored_hash)
+        if settings.auth == "none":
+            log.warning(
+                "AUTH=none: the inbox asks nobody to sign in. Anyone who can reach this "
+                "address can read every lead. Use this only behind your own access control."
+            )
+        elif not credentials.configured:
+            code = credentials.new_setup_code()
+            where = settings.base_url or f"http://<this machine>:{settings.port}"
+            # Deliberately in the log: whoever can read the server log owns the appliance.
+            log.warning(
+                "First run: open %s/setup and enter the setup code %s to choose the admin "
+                "password (or set INBOX_PASSWORD).",
+                where,
+                code,
+            )
+        logging.getLogger("uvicorn.access").addFilter(redact_tokens)
+
+
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]+", re.IGNORECASE)
+
+
+def redact_tokens(record: logging.LogRecord) -> bool:
+    """The calendar feed's token rides in its URL: keep it out of the access log."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            _TOKEN_IN_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+            for arg in record.args
+        )
+    return True
