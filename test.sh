@@ -2,7 +2,7 @@
 # Run every test on this machine: creates .venv with the app and its test tools, installs what
 # the tests drive (Node.js for the real JSON.stringify, Debian's Chromium for the browser tests,
 # a PostgreSQL server for the DATABASE_URL=postgresql:// test),
-# checks style with ruff, then runs pytest. Arguments go to pytest.
+# checks style with ruff and types with mypy (strict), then runs pytest. Arguments go to pytest.
 # The container tests fetch their own Docker engine through ../shared/tools/container-env.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -30,4 +30,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

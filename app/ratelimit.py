@@ -1,76 +1,89 @@
-"""Rate limits, of the two shapes the app needs.
+"""The one rate limit every flood guard uses: at most ``rate`` events per key in any window of
+``seconds``.
 
-- ``RateLimiter``: a token bucket, at most ``rate`` events per ``per_seconds``, refilled
-  smoothly; for floods (quarantined bodies, refusal log lines), where a steady trickle is fine.
-- ``SlidingWindow``: per key, at most ``rate`` events in *any* window of ``seconds``; for
-  notifications, whose documented promise (NOTIFY_RATE_LIMIT per NOTIFY_RATE_WINDOW_SECONDS)
-  a bucket refilling mid-window would break.
+A sliding window, not a token bucket: "N per minute" then holds for every minute, not just on
+average, which is what the documented limits promise (NOTIFY_RATE_LIMIT per
+NOTIFY_RATE_WINDOW_SECONDS, QUARANTINE_RATE_PER_MINUTE). It keeps at most ``rate`` timestamps a
+key and at most ``max_keys`` keys (the least recently used goes first), so a stranger inventing
+keys (addresses) costs a bounded amount of memory. In memory only: a restart resets it, which at
+worst allows one extra burst.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
+MAX_KEYS = 10_000
 
-class RateLimiter:
+
+class RateLimit:
     def __init__(
-        self, rate: int, *, per_seconds: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.capacity = float(rate)
-        self.refill_per_second = rate / per_seconds
-        self.clock = clock
-        self._tokens = float(rate)
-        self._updated = clock()
-        self._lock = threading.Lock()
-
-    def allow(self) -> bool:
-        with self._lock:
-            now = self.clock()
-            elapsed = now - self._updated
-            self._tokens = min(self.capacity, self._tokens + elapsed * self.refill_per_second)
-            self._updated = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return True
-            return False
-
-
-class SlidingWindow:
-    """At most ``rate`` events per key in any ``seconds`` window (in memory: a restart resets
-    it, which at worst allows one extra burst)."""
-
-    def __init__(
-        self, rate: int, seconds: float, *, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: int,
+        seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
     ) -> None:
         self.rate, self.seconds = rate, seconds
         self.clock = clock
-        self._sent: dict[str, deque[float]] = {}
+        self.max_keys = max_keys
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        sent = self._sent.setdefault(key, deque())
-        while sent and sent[0] <= now - self.seconds:
-            sent.popleft()
-        return sent
+    def take(self, key: str = "") -> bool:
+        """Count one event if the window has room for it; False (and nothing counted) if not."""
+        with self._lock:
+            now = self.clock()
+            events = self._recent(key, now)
+            if len(events) >= self.rate:
+                return False
+            events.append(now)
+            return True
 
-    def available(self, key: str) -> int:
+    def hit(self, key: str = "") -> int:
+        """Count one event even over the limit (the oldest is forgotten); how many are in the
+        window now. For callers that escalate on repeated events instead of refusing them."""
+        with self._lock:
+            now = self.clock()
+            events = self._recent(key, now)
+            if self.rate > 0:
+                events.append(now)
+            return len(events)
+
+    def available(self, key: str = "") -> int:
         with self._lock:
             return self.rate - len(self._recent(key, self.clock()))
 
-    def take(self, key: str) -> bool:
+    def seconds_until_free(self, key: str = "") -> float:
         with self._lock:
             now = self.clock()
-            sent = self._recent(key, now)
-            if len(sent) >= self.rate:
-                return False
-            sent.append(now)
-            return True
+            events = self._recent(key, now)
+            if len(events) < self.rate:
+                return 0.0
+            return events[0] + self.seconds - now if events else self.seconds
 
-    def seconds_until_free(self, key: str) -> float:
+    def latest(self, key: str = "") -> tuple[int, float]:
+        """How many events ``key`` has in the window, and when the newest was (0.0 if none)."""
         with self._lock:
-            now = self.clock()
-            sent = self._recent(key, now)
-            return 0.0 if len(sent) < self.rate else sent[0] + self.seconds - now
+            events = self._recent(key, self.clock())
+            return len(events), (events[-1] if events else 0.0)
+
+    def forget(self, key: str = "") -> None:
+        with self._lock:
+            self._events.pop(key, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        events = self._events.get(key)
+        if events is None:
+            if len(self._events) >= self.max_keys:
+                self._events.popitem(last=False)
+            events = self._events[key] = deque(maxlen=max(self.rate, 1))
+        else:
+            self._events.move_to_end(key)
+        while events and events[0] <= now - self.seconds:
+            events.popleft()
+        return events

@@ -32,7 +32,7 @@ from app.deliveries import (
 )
 from app.jsonjs import js_restringify
 from app.models import utcnow
-from app.ratelimit import RateLimiter
+from app.ratelimit import RateLimit
 from app.shapes import SUCCESS
 from app.signature import HEADER, Match, MissingSignature, SignatureError, parse_header, verify
 
@@ -82,8 +82,8 @@ class Webhook:
         self.db = db
         self.on_pending = on_pending
         self.clock = clock
-        self.quarantine_rate = RateLimiter(settings.quarantine_rate_per_minute, per_seconds=60)
-        self.refusal_log_rate = RateLimiter(REFUSAL_LOG_PER_MINUTE, per_seconds=60)
+        self.quarantine_rate = RateLimit(settings.quarantine_rate_per_minute, 60)
+        self.refusal_log_rate = RateLimit(REFUSAL_LOG_PER_MINUTE, 60)
         self.quarantine_limits = QuarantineLimits(
             settings.quarantine_max_items, settings.quarantine_max_bytes
         )
@@ -174,10 +174,10 @@ class Webhook:
     ) -> Response:
         log.warning("webhook refused (%d) from %s: %s", status_code, attempt.client_ip, reason)
         quarantine = quarantine and self.settings.unsigned_events != "reject"
-        if quarantine and not self.quarantine_rate.allow():
+        if quarantine and not self.quarantine_rate.take():
             quarantine = False
             reason += " (quarantine rate limit reached: only logged)"
-        if quarantine or self.refusal_log_rate.allow():
+        if quarantine or self.refusal_log_rate.take():
             limits = self.quarantine_limits if quarantine else None
             try:
                 await self.db.writer.run(

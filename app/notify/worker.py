@@ -27,7 +27,7 @@ from app.notify import outbox
 from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
 from app.notify.send import send
 from app.notify.targets import Target, TargetRegistry
-from app.ratelimit import SlidingWindow
+from app.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,7 @@ class NotifyWorker:
         self.settings = settings
         self.db = db
         self.registry = registry
-        self.limiter = SlidingWindow(
-            settings.notify_rate_limit, settings.notify_rate_window_seconds
-        )
+        self.limiter = RateLimit(settings.notify_rate_limit, settings.notify_rate_window_seconds)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -9,7 +9,6 @@ import hmac
 import logging
 import math
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.clientip import client_ip, in_networks, parse_ip
 from app.config import Settings
+from app.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -120,50 +120,39 @@ class LoginThrottle:
     """Slows down password guessing per client address.
 
     ``FREE_ATTEMPTS`` failures in ``WINDOW`` seconds cost nothing; each one after that locks the
-    address out for twice as long as the last (30 s, 60 s, … up to 15 minutes), during which even
-    the right password is refused, so guessing faster than that gains nothing. Kept in memory:
-    only an admin can restart the appliance, and writing each failure to disk would hand a
-    guesser a way to load the database.
+    address out for twice as long as the last (30 s, 60 s, … up to 15 minutes), counted from the
+    latest failure, during which even the right password is refused, so guessing faster than
+    that gains nothing. Kept in memory: only an admin can restart the appliance, and writing each
+    failure to disk would hand a guesser a way to load the database.
     """
 
     FREE_ATTEMPTS = 5
     WINDOW = 15 * 60
     FIRST_LOCK = 30.0
     MAX_LOCK = 15 * 60.0
+    DOUBLINGS = 5  # FIRST_LOCK * 2**5 is past MAX_LOCK: more failures need not be remembered
     MAX_TRACKED = 10_000
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._failures: dict[str, tuple[int, float, float]] = {}  # count, last, locked_until
-        self._lock = threading.Lock()
+        self.failures = RateLimit(
+            self.FREE_ATTEMPTS + self.DOUBLINGS, self.WINDOW, clock=clock, max_keys=self.MAX_TRACKED
+        )
 
     def retry_after(self, key: str) -> int:
         """Seconds until ``key`` may try again; 0 when it may now."""
-        with self._lock:
-            entry = self._failures.get(key)
-            if entry is None:
-                return 0
-            remaining = entry[2] - self.clock()
-            return math.ceil(remaining) if remaining > 0 else 0
+        count, latest = self.failures.latest(key)
+        if count < self.FREE_ATTEMPTS:
+            return 0
+        lock = min(self.FIRST_LOCK * 2 ** (count - self.FREE_ATTEMPTS), self.MAX_LOCK)
+        remaining = latest + lock - self.clock()
+        return math.ceil(remaining) if remaining > 0 else 0
 
     def failed(self, key: str) -> None:
-        with self._lock:
-            now = self.clock()
-            count, last, _ = self._failures.get(key, (0, now, 0.0))
-            if now - last > self.WINDOW:
-                count = 0
-            count += 1
-            locked_until = 0.0
-            if count >= self.FREE_ATTEMPTS:
-                extra = count - self.FREE_ATTEMPTS
-                locked_until = now + min(self.FIRST_LOCK * 2**extra, self.MAX_LOCK)
-            if len(self._failures) >= self.MAX_TRACKED and key not in self._failures:
-                self._failures.pop(next(iter(self._failures)))  # the oldest entry goes first
-            self._failures[key] = (count, now, locked_until)
+        self.failures.hit(key)
 
     def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+        self.failures.forget(key)
 
 
 def request_ip(connection: HTTPConnection, settings: Settings) -> str:
