@@ -79,18 +79,26 @@ def _parser() -> argparse.ArgumentParser:
     from app.notify.cli import add_parser as add_notify_parser  # one self-contained edit
 
     add_notify_parser(commands)  # notify-test
+
+    from app.forward.cli import add_parser as add_forward_parser  # one self-contained edit
+
+    add_forward_parser(commands)  # forward-test
     return parser
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app import edge
     from app.server import create_app
 
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        # uvicorn's HTTP/1.1 protocol with deadlines and a connection bound (app/edge.py)
+        http=edge.protocol_class(edge.limits_for(settings)),
+        ws="none",  # no route speaks WebSocket: an upgrade would leave the edge's bounds
         proxy_headers=False,  # X-Forwarded-For is judged by TRUSTED_PROXIES, in app.clientip
         server_header=False,
         log_config=None,

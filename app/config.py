@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeVar, cast, dataclass_transform
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.config_features import FeatureSettings
 from app.settings_spec import (
+    VARIABLE_KEY,
     Choice,
     ConfigError,
     DatabaseUrl,
@@ -27,13 +29,13 @@ from app.settings_spec import (
     Network,
     Networks,
     Number,
-    OptionalPath,
-    OptionalText,
     Text,
     TimeZone,
     Url,
     Variable,
     Whole,
+    declared,
+    settings_class,
 )
 
 __all__ = [
@@ -48,7 +50,6 @@ __all__ = [
     "load_settings",
 ]
 
-T = TypeVar("T")
 
 # The vendor's production webhook IPs, from its webhook document ("Webhook-Triggering IPs").
 HELLO_CLIENT_IPS = ("138.91.187.181", "20.245.232.251", "51.116.103.131")
@@ -56,29 +57,12 @@ HELLO_CLIENT_IPS = ("138.91.187.181", "20.245.232.251", "51.116.103.131")
 UNSIGNED_EVENT_POLICIES = ("reject", "quarantine", "accept-from-allowed-ips")
 
 MB = 1024 * 1024
-_VARIABLE = "variable"
 
 
-def declared(variable: Variable[T]) -> T:
-    """A ``Settings`` field read from ``variable``.
+@settings_class
+class Settings(FeatureSettings):
+    """Every setting: the receiver's here, the features' downstream of it in ``FeatureSettings``."""
 
-    Typed as the value so that mypy compares the variable's kind with the field's annotation;
-    at run time it is a dataclass field without a default, carrying the variable.
-    """
-    return cast(T, field(metadata={_VARIABLE: variable}))
-
-
-C = TypeVar("C")
-
-
-# Tells type checkers and linters that ``declared`` makes a field (a required one), not a default.
-@dataclass_transform(frozen_default=True, field_specifiers=(declared,))
-def _settings_class(cls: type[C]) -> type[C]:
-    return dataclass(frozen=True)(cls)
-
-
-@_settings_class
-class Settings:
     host: str = declared(Text(name="HOST", default="0.0.0.0", doc="Address to listen on."))
     port: int = declared(
         Whole(name="PORT", default="8080", minimum=1, maximum=65535, doc="Port to listen on")
@@ -190,6 +174,16 @@ class Settings:
             doc="Most bytes kept in the quarantine",
         )
     )
+    quarantine_item_max_bytes: int = declared(
+        Whole(
+            name="QUARANTINE_ITEM_MAX_MB",
+            default="8",
+            minimum=0,
+            maximum=100_000,
+            scale=MB,
+            doc="Largest body kept in the quarantine",
+        )
+    )
     quarantine_rate_per_minute: int = declared(
         Whole(
             name="QUARANTINE_RATE_PER_MINUTE",
@@ -199,95 +193,31 @@ class Settings:
             doc="Most deliveries quarantined per minute",
         )
     )
-    inbox_username: str = declared(
-        Text(name="INBOX_USERNAME", default="admin", doc="The inbox's admin user name.")
-    )
-    inbox_password: str | None = declared(
-        OptionalText(name="INBOX_PASSWORD", secret=True, doc="The admin password.")
-    )
-    api_token: str | None = declared(
-        OptionalText(name="API_TOKEN", secret=True, doc="Bearer token for the read-only JSON API.")
-    )
-    apprise_urls: str | None = declared(
-        OptionalText(
-            name="APPRISE_URLS",
-            secret=True,
-            doc="Apprise notification URLs, separated by commas, spaces or newlines.",
-        )
-    )
-    apprise_config: Path | None = declared(
-        OptionalPath(
-            name="APPRISE_CONFIG", doc="Path of an Apprise config file (TEXT or YAML, with tags)."
-        )
-    )
-    # Notifications (app.notify): per-target rate limit, retry backoff, chat-log/config polling.
-    notify_rate_limit: int = declared(
-        Whole(
-            name="NOTIFY_RATE_LIMIT",
+    http_header_timeout_seconds: float = declared(
+        Number(
+            name="HTTP_HEADER_TIMEOUT_SECONDS",
             default="10",
-            minimum=1,
-            maximum=100_000,
-            doc="Most notifications one target gets within `NOTIFY_RATE_WINDOW_SECONDS`",
-        )
-    )
-    notify_rate_window_seconds: float = declared(
-        Number(
-            name="NOTIFY_RATE_WINDOW_SECONDS",
-            default="60",
             minimum=0.1,
-            maximum=86400,
-            doc="The sliding window `NOTIFY_RATE_LIMIT` counts over.",
-        )
-    )
-    notify_retry_first_seconds: float = declared(
-        Number(
-            name="NOTIFY_RETRY_FIRST_SECONDS",
-            default="30",
-            minimum=0.05,
-            maximum=86400,
-            doc="Delay before the first retry of a failed notification; doubles with each failure.",
-        )
-    )
-    notify_retry_cap_seconds: float = declared(
-        Number(
-            name="NOTIFY_RETRY_CAP_SECONDS",
-            default="3600",
-            minimum=0.05,
-            maximum=7 * 86400,
-            doc="Longest delay between retries.",
-        )
-    )
-    notify_retry_max_hours: float = declared(
-        Number(
-            name="NOTIFY_RETRY_MAX_HOURS",
-            default="24",
-            minimum=0.0001,
-            maximum=24 * 365,
-            doc="A notification not accepted within this many hours is given up",
-        )
-    )
-    notify_poll_seconds: float = declared(
-        Number(
-            name="NOTIFY_POLL_SECONDS",
-            default="15",
-            minimum=0.05,
             maximum=3600,
-            doc="How often the notifier looks for finished chat-log pushes, expired rows",
+            doc="A request whose headers are not complete this long after it starts",
         )
     )
-    # Web UI sign-in: "none" only when explicitly set.
-    auth: str = declared(
-        Choice(
-            name="AUTH",
-            default="login",
-            choices=("login", "none"),
-            doc="How the web UI signs people in.",
+    http_body_stall_seconds: float = declared(
+        Number(
+            name="HTTP_BODY_STALL_SECONDS",
+            default="30",
+            minimum=0.1,
+            maximum=3600,
+            doc="A request body from which no byte arrives for this long",
         )
     )
-    auth_header: str | None = declared(
-        OptionalText(
-            name="AUTH_HEADER",
-            doc="For an auth proxy (Authelia, Authentik, oauth2-proxy…): the request header",
+    http_max_connections: int = declared(
+        Whole(
+            name="HTTP_MAX_CONNECTIONS",
+            default="512",
+            minimum=8,
+            maximum=10**6,
+            doc="Most open client connections",
         )
     )
 
@@ -298,7 +228,7 @@ class Settings:
 
 # Each Settings attribute and the variable it is read from.
 SETTING_VARIABLES: Mapping[str, Variable[Any]] = {
-    each.name: each.metadata[_VARIABLE] for each in fields(Settings)
+    each.name: each.metadata[VARIABLE_KEY] for each in fields(Settings)
 }
 
 ENTRYPOINT_VARIABLES: tuple[Variable[str], ...] = (

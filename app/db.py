@@ -15,6 +15,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -79,10 +80,8 @@ def create_db_engine(settings: Settings) -> Engine:
 
 
 def script_heads() -> set[str]:
-    """The newest revision of each migration branch, read from the files without Alembic.
-
-    ``tests/test_db.py`` checks this against Alembic's own answer.
-    """
+    """The newest revision of each migration branch, read from the files without Alembic
+    (``tests/test_db.py`` checks this against Alembic's own answer)."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
@@ -191,6 +190,7 @@ class Writer:
         self._subscribers: dict[str, set[Callable[[], None]]] = {}
         self._subscribers_lock = threading.Lock()
         self.commits = 0
+        self.last_outcome: tuple[float, str | None] = (0.0, None)  # (monotonic, trouble): healthz
 
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each commit holding a job that asked ``after_commit(c, topic)``.
@@ -249,10 +249,9 @@ class Writer:
                     stopping = True
                     break
                 batch.append(job)
-            # Marking each future running makes a later cancel() fail instead of leaving
-            # set_result() to raise InvalidStateError here, which would end this thread and
-            # with it every write. One cancelled before it started (its awaiting task was
-            # cancelled) is skipped.
+            # Marking each future running makes a later cancel() fail, rather than set_result()
+            # raise InvalidStateError here and end this thread (and every write with it). One
+            # cancelled before it started (its awaiting task was cancelled) is skipped.
             batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
             if not batch:
                 continue
@@ -298,6 +297,7 @@ class Writer:
             log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
             return exc  # the caller fails the batch
         self.commits += 1
+        self.last_outcome = (time.monotonic(), None)
         self._announce(topics)
         for job, (result, error) in zip(batch, results, strict=True):
             if error is None:
@@ -371,9 +371,9 @@ class Writer:
         topics |= asked  # only once its savepoint is released: its rows will be committed
         return result, None
 
-    @staticmethod
-    def _fail(batch: list[_Job], exc: BaseException) -> None:
+    def _fail(self, batch: list[_Job], exc: BaseException) -> None:
         error = StorageUnavailable(describe_storage_error(exc))
+        self.last_outcome = (time.monotonic(), str(error))
         for job in batch:
             job.future.set_exception(error)
 

@@ -54,11 +54,19 @@ class Attempt:
     client_ip: str
     content_type: str | None
     body: bytes | bytearray  # as received: copying a 100 MB push to bytes would double it
+    # The ``t`` of a well-formed X-Webhook-Signature header, set as soon as the header parses
+    # (before the clock and the HMAC are checked); None when it is missing or garbled.
     signature_timestamp: int | None = None
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def signature_header(self) -> bool:
+        """Whether it carried a well-formed signature header: the vendor's deliveries do, even
+        under a mistyped key or a drifting clock, so the quarantine keeps these first."""
+        return self.signature_timestamp is not None
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Stored:
 class QuarantineLimits:
     max_items: int
     max_bytes: int
+    max_item_bytes: int  # a larger body is only logged: one stranger cannot fill it alone
 
 
 def store_accepted(
@@ -164,17 +173,22 @@ def store_refusal(
     reason: str,
     quarantine: QuarantineLimits | None,
 ) -> int:
-    """Log a refused attempt; into the bounded quarantine when ``quarantine`` is given."""
-    # With QUARANTINE_MAX_ITEMS=0 a quarantined row would be deleted as soon as written, leaving
-    # no trace at all: log it like any refusal instead.
-    keep_whole = (
-        quarantine is not None
-        and quarantine.max_items > 0
-        and len(attempt.body) <= quarantine.max_bytes
-    )
-    if quarantine is not None and not keep_whole:
-        why = "too large for the quarantine" if quarantine.max_items else "the quarantine is off"
-        reason += f" ({why}: only its start was kept)"
+    """Log a refused attempt; into the bounded quarantine when ``quarantine`` is given.
+
+    What the quarantine cannot keep whole is logged like any refusal (its first 4 KB): a body
+    over the per-item cap, or an unsigned one with no room left beside the signed-header ones.
+    Never kept cut short: a truncated body could be neither verified nor accepted later.
+    """
+    evict: list[int] | None = None
+    if quarantine is not None:
+        why = _why_not_quarantined(attempt, quarantine)
+        if why is None:
+            evict = _quarantine_evictions(connection, quarantine, attempt)
+            if evict is None:
+                why = "the quarantine is full of deliveries with a signature header"
+        if why is not None:
+            reason += f" ({why}: only its start was kept)"
+    keep_whole = evict is not None
     body = attempt.body if keep_whole else attempt.body[:REFUSED_BODY_CAP]
     delivery_id = inserted_id(
         connection.execute(
@@ -193,36 +207,60 @@ def store_refusal(
             )
         )
     )
-    if keep_whole and quarantine is not None:
-        _enforce_quarantine_limits(connection, quarantine)
-    else:
+    if evict:
+        connection.execute(delete(Delivery).where(col(Delivery.id).in_(evict)))
+    if not keep_whole:
         _prune_refusal_log(connection)
     return delivery_id
 
 
-def _enforce_quarantine_limits(connection: Connection, limits: QuarantineLimits) -> None:
-    """Oldest out first, until both the count and the size fit."""
+def _why_not_quarantined(attempt: Attempt, limits: QuarantineLimits) -> str | None:
+    # With QUARANTINE_MAX_ITEMS=0 a quarantined row would be deleted as soon as written, leaving
+    # no trace at all: log it like any refusal instead.
+    if limits.max_items <= 0:
+        return "the quarantine is off"
+    if len(attempt.body) > min(limits.max_item_bytes, limits.max_bytes):
+        return "too large for the quarantine"
+    return None
+
+
+def _quarantine_evictions(
+    connection: Connection, limits: QuarantineLimits, attempt: Attempt
+) -> list[int] | None:
+    """The quarantined deliveries to drop so that ``attempt`` fits; None if it would not be kept.
+
+    Two tiers, each newest first: deliveries with a well-formed signature header (the vendor's,
+    under a mistyped key or a drifting clock) take the count and the bytes before unsigned
+    ones, so unsigned junk can only ever push out other unsigned junk. Within a tier, once one
+    does not fit, every older one goes too, even a small one that would still fit: otherwise a
+    newer delivery could be dropped while an older one stays.
+    """
+    signed = col(Delivery.signature_timestamp).is_not(None)
     rows = connection.execute(
-        select(col(Delivery.id), col(Delivery.body_size))
+        select(col(Delivery.id), col(Delivery.body_size), signed)
         .where(col(Delivery.outcome) == Outcome.QUARANTINED)
         .order_by(col(Delivery.id).desc())
     ).all()
+    entries: list[tuple[int | None, int, bool]] = [
+        (None, len(attempt.body), attempt.signature_header),  # the newest of its tier
+        *((row.id, row.body_size, bool(row[2])) for row in rows),
+    ]
     kept_items = kept_bytes = 0
-    drop: list[int] = []
-    for row in rows:
-        # Once one does not fit, every older one goes too, even a small one that would still
-        # fit: otherwise a newer delivery could be dropped while an older one stays.
-        if (
-            drop
-            or kept_items + 1 > limits.max_items
-            or kept_bytes + row.body_size > limits.max_bytes
-        ):
-            drop.append(row.id)
-        else:
-            kept_items += 1
-            kept_bytes += row.body_size
-    if drop:
-        connection.execute(delete(Delivery).where(col(Delivery.id).in_(drop)))
+    drop: list[int | None] = []
+    for tier in (True, False):
+        full = False
+        for delivery_id, size, in_tier in entries:
+            if in_tier != tier:
+                continue
+            full = full or kept_items + 1 > limits.max_items or kept_bytes + size > limits.max_bytes
+            if full:
+                drop.append(delivery_id)
+            else:
+                kept_items += 1
+                kept_bytes += size
+    if None in drop:
+        return None
+    return [delivery_id for delivery_id in drop if delivery_id is not None]
 
 
 def _prune_refusal_log(connection: Connection) -> None:

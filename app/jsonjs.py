@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable
 from itertools import chain
 from json.encoder import encode_basestring
 
-__all__ = ["NotJavaScriptJSON", "js_parse", "js_restringify", "js_stringify"]
+__all__ = [
+    "NotJavaScriptJSON",
+    "js_number",
+    "js_parse",
+    "js_parse_value",
+    "js_restringify",
+    "js_stringify",
+]
 
 
 class NotJavaScriptJSON(ValueError):
@@ -69,12 +76,24 @@ def js_parse(text: str) -> object:
         raise NotJavaScriptJSON(str(exc)) from exc
 
 
+def js_parse_value(text: str, index: int) -> tuple[object, int]:
+    """The one value starting at ``text[index]`` and where it ends, parsed as ``js_parse``
+    would; raise ``NotJavaScriptJSON`` where there is none (what follows it is not looked at).
+    """
+    try:
+        return _DECODER.scan_once(text, index)  # type: ignore[attr-defined, no-any-return]
+    except StopIteration as exc:
+        raise NotJavaScriptJSON(f"no JSON value at {exc.value}") from None
+    except json.JSONDecodeError as exc:
+        raise NotJavaScriptJSON(str(exc)) from exc
+
+
 # --- numbers ----------------------------------------------------------------
 
 _SAFE_INTEGER = 2.0**53
 
 
-def _js_number(x: float) -> str:
+def js_number(x: float) -> str:
     """Format a double like ECMAScript Number::toString(x) with radix 10."""
     if x.is_integer():
         if -_SAFE_INTEGER <= x <= _SAFE_INTEGER:
@@ -174,7 +193,7 @@ def _emit(value: object, out: Callable[[str], object]) -> None:
     if isinstance(value, str):
         out(encode_basestring(value))
     elif isinstance(value, float):
-        out(_js_number(value))
+        out(js_number(value))
     elif isinstance(value, dict):
         _emit_object(value, out)
     elif isinstance(value, list):
@@ -186,7 +205,7 @@ def _emit(value: object, out: Callable[[str], object]) -> None:
     elif isinstance(value, int):
         # Not produced by js_parse, but a JS number is a double whatever its source.
         try:
-            out(_js_number(float(value)))
+            out(js_number(float(value)))
         except OverflowError:
             out("null")  # Number(hugeLiteral) is Infinity in JS
     else:
@@ -199,7 +218,7 @@ def _emit_array(items: list[object], out: Callable[[str], object]) -> None:
         if isinstance(item, str):
             out(sep + encode_basestring(item))
         elif isinstance(item, float):
-            out(sep + _js_number(item))
+            out(sep + js_number(item))
         else:
             out(sep)
             if isinstance(item, dict):
@@ -219,7 +238,7 @@ def _emit_object(obj: dict[str, object], out: Callable[[str], object]) -> None:
         if isinstance(item, str):
             out(prefix + encode_basestring(item))
         elif isinstance(item, float):
-            out(prefix + _js_number(item))
+            out(prefix + js_number(item))
         else:
             out(prefix)
             if isinstance(item, dict):

@@ -6,10 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -17,7 +16,12 @@ from starlette.routing import Route
 from app import __version__
 from app.config import Settings
 from app.db import Database
+from app.forward.destinations import load_env as load_forward_destinations
+from app.forward.service import ForwardService
+from app.forward.worker import ForwardWorker
+from app.health import Health
 from app.ingest.processor import Processor
+from app.metrics import Metrics, MetricsEndpoint
 from app.notify.service import NotifyService
 from app.notify.targets import TargetRegistry
 from app.notify.worker import NotifyWorker
@@ -35,17 +39,19 @@ def create_app(settings: Settings) -> Starlette:
     notify_worker = NotifyWorker(settings, db, targets)
     # The API behind Settings -> Notifications; it wakes the worker when rows are due now.
     notify = NotifyService(settings, db, targets, wake=notify_worker.wake)
+    forwarding = load_forward_destinations(settings)  # FORWARD_URLS, read once
+    forward_worker = ForwardWorker(settings, db, forwarding)
+    forward = ForwardService(settings, db, forwarding, wake=forward_worker.wake)
     web = WebUI(settings, db, processor)
+    health = Health(db)
+    metrics = Metrics(settings, db)  # GET /metrics, read from the database when scraped
 
     async def healthz(request: Request) -> JSONResponse:
-        def ping() -> None:
-            with db.read() as connection:
-                connection.execute(text("SELECT 1"))
-
-        try:
-            await run_in_threadpool(ping)
-        except DBAPIError:
-            return JSONResponse({"status": "error", "error": "database unavailable"}, 503)
+        # 503 when the database cannot take a write, so the container's health shows what
+        # every delivery would meet; cheap enough to poll each second (see app.health).
+        trouble = await health.trouble()
+        if trouble is not None:
+            return JSONResponse({"status": "error", "error": trouble}, 503)
         return JSONResponse({"status": "ok", "version": __version__})
 
     @asynccontextmanager
@@ -53,29 +59,33 @@ def create_app(settings: Settings) -> Starlette:
         await run_in_threadpool(db.open)
         processor.start()
         await run_in_threadpool(notify_worker.start)
+        await run_in_threadpool(forward_worker.start)
         await web.start()
         announce(settings)
         try:
             yield
         finally:
             await run_in_threadpool(notify_worker.stop)  # in-flight sends get recorded
+            await run_in_threadpool(forward_worker.stop)  # likewise
             processor.stop()
             await run_in_threadpool(db.close)
 
     app = Starlette(
         routes=[
-            Route("/webhook", webhook.post, methods=["POST"]),
+            Route("/webhook", metrics.count_answers(webhook.post), methods=["POST"]),
             Route("/webhook", webhook.get, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             *web.routes,
         ],
-        middleware=web.middleware,
+        # /metrics first: a scraper holds a token, not the web UI's session.
+        middleware=[Middleware(MetricsEndpoint, metrics=metrics), *web.middleware],
         exception_handlers=web.exception_handlers,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.notify = notify
+    app.state.forward = forward
     app.state.processor = processor
     app.state.web = web.web
     return app

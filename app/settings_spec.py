@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast, dataclass_transform
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -208,3 +208,26 @@ class ForEntrypoint(Variable[str]):
 def split_list(text: str) -> list[str]:
     """Items separated by commas, spaces or newlines."""
     return [item for item in text.replace(",", " ").split() if item]
+
+
+# ---- declaring Settings fields -------------------------------------------------------------
+
+VARIABLE_KEY = "variable"  # where a Settings field keeps its Variable
+
+
+def declared(variable: Variable[T]) -> T:
+    """A ``Settings`` field read from ``variable``.
+
+    Typed as the value so that mypy compares the variable's kind with the field's annotation;
+    at run time it is a dataclass field without a default, carrying the variable.
+    """
+    return cast(T, field(metadata={VARIABLE_KEY: variable}))
+
+
+C = TypeVar("C")
+
+
+# Tells type checkers and linters that ``declared`` makes a field (a required one), not a default.
+@dataclass_transform(frozen_default=True, field_specifiers=(declared,))
+def settings_class(cls: type[C]) -> type[C]:
+    return dataclass(frozen=True)(cls)

@@ -18,6 +18,11 @@ from typing import Any
 # The only answer the vendor counts as delivered; anything else is retried after 1 and 3 minutes.
 SUCCESS = b'{"status":"success"}'
 
+# Deeper bodies are kept raw and flagged (the vendor's shapes nest five levels): storing a value
+# writes it as JSON again, recursively, and about 980 levels would hit Python's recursion limit
+# inside the writer.
+MAX_DEPTH = 940
+
 LEAD_FIELDS = {
     "SerialNumber": "serial_number",
     "Type": "type",
@@ -57,10 +62,10 @@ def parse_json(body: bytes | bytearray) -> Any:
     def reject_constant(name: str) -> None:
         raise IngestError(f"invalid JSON: {name} is not a JSON value")
 
+    # Decoded as the vendor's stack decodes it (body-parser: one BOM dropped, invalid UTF-8 as
+    # U+FFFD), which is also what its signature covered: a verified lead is a lead.
     try:
-        return json.loads(body.decode("utf-8-sig"), parse_constant=reject_constant)
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        document = json.loads(body.decode("utf-8-sig", "replace"), parse_constant=reject_constant)
     except json.JSONDecodeError as exc:
         raise IngestError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -71,6 +76,24 @@ def parse_json(body: bytes | bytearray) -> Any:
         # An integer literal past Python's int-from-string digit limit (4,300 digits); left
         # uncaught it fails the storing transaction: a 503 the vendor retries for ever.
         raise IngestError(f"invalid JSON: {exc}") from None
+    if _deeper_than(document, MAX_DEPTH):
+        raise IngestError(f"invalid JSON: nested too deeply (over {MAX_DEPTH} levels)")
+    return document
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Walked without recursion: storing a value writes it as JSON again, recursively, and
+    Python's recursion limit (about 1,000) would fail that transaction: a 503 for ever."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((each, depth + 1) for each in value.values())
+        elif isinstance(value, list):
+            stack.extend((each, depth + 1) for each in value)
+    return False
 
 
 def parse_time(raw: str) -> datetime | None:

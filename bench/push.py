@@ -1,6 +1,6 @@
 """The daily chat-log push: one ~100 MB signed delivery, against the simple approach, in one run.
 
-    .venv/bin/python bench/push.py [--messages 500000] [--mb 100] [--chatbots 300]
+    .venv/bin/python bench/push.py [--messages 500000] [--mb 100] [--chatbots 300] [--pretty]
 
 Generates a push shaped like the vendor's chat-log webhook (many chatbots, one window each, varied
 text with some non-ASCII), signs it as the vendor does, POSTs it to a real ``python -m app`` with
@@ -12,20 +12,18 @@ references (``bench/push_references.py``), each in a fresh process on a fresh da
 same migrations: the floor (the same rows through plain sqlite3, FTS5 triggers included) and the
 simple approach (``json.loads`` of the whole body and ORM inserts, ``Session.add``), and prints
 the ratios. ``--app-root`` runs the app from another source tree, to measure a change side by
-side.
+side. ``--pretty`` then pushes the same content pretty-printed to a fresh server, signed over
+its JSON.stringify form as the vendor signs, so it verifies only in that form, and reports its
+peak too.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import http.client
 import json
 import os
-import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,124 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from push_build import FINAL_MARKER, KEY, build_push, free_port, pretty_printed, signature
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = Path(__file__).with_name("push_references.py")  # the baseline and the floor
-KEY = "bench-sign-key"
-FINAL_MARKER = "zqxfinalmarker"  # one token only the push's very last message holds
 TARGETS = {"ack": 5.0, "searchable": 60.0, "rss_mb": 300.0}
-
-SYLLABLES = "ka lo mi ne ru sa te vi do pa bel mor tan gri fen hal jus kor lin".split()  # noqa: SIM905
-WORDS_EXTRA = [
-    "Grüße",
-    "Straße",
-    "Öffnungszeiten",
-    "café",
-    "réservation",
-    "naïve",
-    "señor",
-    "日本",
-    "✓",
-    "🙂",
-    "price",
-    "delivery",
-    "appointment",
-    "tomorrow",
-    "please",
-    "thanks",
-    "invoice",
-    "kitchen",
-    "roof",
-    "boiler",
-    "leak",
-    "booking",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# ---- the push ---------------------------------------------------------------------------
-
-
-def vocabulary(rng: random.Random, size: int = 6000) -> list[str]:
-    words = {"".join(rng.choices(SYLLABLES, k=rng.randint(1, 4))) for _ in range(size * 2)}
-    return sorted(words)[:size] + WORDS_EXTRA
-
-
-def sentence_pool(rng: random.Random, mean_length: int, count: int = 20_000) -> list[str]:
-    """Message texts, already JSON-encoded: picking from a pool keeps generation to seconds."""
-    words = vocabulary(rng)
-    pool = []
-    for _ in range(count):
-        target = rng.randint(max(1, mean_length // 3), max(2, mean_length * 5 // 3))
-        text: list[str] = []
-        length = 0
-        while length < target:
-            word = rng.choice(words)
-            text.append(word)
-            length += len(word.encode()) + 1
-        pool.append(json.dumps(" ".join(text), ensure_ascii=False))
-    return pool
-
-
-def window_sizes(rng: random.Random, chatbots: int, messages: int) -> list[int]:
-    """Messages per chatbot: a few busy bots, many quiet ones (Pareto weights)."""
-    weights = [rng.paretovariate(1.2) for _ in range(chatbots)]
-    total = sum(weights)
-    sizes = [max(1, int(messages * w / total)) for w in weights]
-    sizes[sizes.index(max(sizes))] += messages - sum(sizes)
-    return sizes
-
-
-def build_push(messages: int, megabytes: float, chatbots: int, seed: int = 7) -> bytes:
-    """Compact JSON, exactly what ``JSON.stringify`` prints for it (strings and integers only)."""
-    rng = random.Random(seed)
-    per_message_overhead = 40  # {"Type":"User","Content":""}, plus the conversation's share
-    mean = max(8, int(megabytes * 1_000_000 / messages) - per_message_overhead)
-    pool = sentence_pool(rng, mean)
-    parts: list[str] = ['{"Collection":[']
-    session = 1_000_000
-    for w, size in enumerate(window_sizes(rng, chatbots, messages)):
-        serial = hashlib.md5(f"bot{w}".encode()).hexdigest()
-        parts.append(
-            f'{"," if w else ""}{{"SerialNumber":"{serial}","Name":"Chatbot {w}",'
-            f'"StartTime":"2026-11-24T00:00:00Z","EndTime":"2026-11-25T00:00:00Z",'
-            '"Conversations":['
-        )
-        left, first = size, True
-        while left:
-            turns = min(left, rng.randint(2, 14))
-            left -= turns
-            session += 1
-            texts = rng.choices(pool, k=turns)
-            if w == chatbots - 1 and not left:
-                texts[-1] = texts[-1][:-1] + f' {FINAL_MARKER}"'
-            body = ",".join(
-                f'{{"Type":"{"AI" if m % 2 == 0 else "User"}","Content":{t}}}'
-                for m, t in enumerate(texts)
-            )
-            parts.append(
-                f'{"" if first else ","}{{"SessionID":{session},'
-                f'"CreateTime":"2026-11-24T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:'
-                f'{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}Z",'
-                f'"URI":"https://shop{w}.example.com/","Messages":[{body}]}}'
-            )
-            first = False
-        parts.append("]}")
-    parts.append("]}")
-    return "".join(parts).encode()
-
-
-def signature(body: bytes, timestamp: str) -> str:
-    """Hello Client's HMAC over ``t + "." + JSON.stringify(body)``; compact JSON is its own
-    stringification, so the raw bytes are what the vendor signs."""
-    mac = hmac.new(KEY.encode(), timestamp.encode() + b".", hashlib.sha256)
-    mac.update(body)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
 
 # ---- measuring the server ---------------------------------------------------------------
 
@@ -204,13 +89,14 @@ class RssSampler(threading.Thread):
             time.sleep(0.02)
 
 
-def post(port: int, body: bytes) -> tuple[float, float, int, bytes]:
-    """Upload seconds, seconds from the last byte sent to the whole answer, status, answer."""
+def post(port: int, body: bytes, signed: bytes) -> tuple[float, float, int, bytes]:
+    """Upload seconds, seconds from the last byte sent to the whole answer, status, answer;
+    ``signed`` is what the signature covers (the body itself, unless pretty-printed)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     connection.putrequest("POST", "/webhook")
     connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(len(body)))
-    connection.putheader("X-Webhook-Signature", signature(body, str(int(time.time()))))
+    connection.putheader("X-Webhook-Signature", signature(signed, str(int(time.time()))))
     connection.endheaders()
     started = time.monotonic()
     view = memoryview(body)
@@ -241,7 +127,7 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 def run_app(
-    work: Path, body: bytes, expected: int, profile: str | None, root: Path
+    work: Path, body: bytes, expected: int, profile: str | None, root: Path, signed: bytes
 ) -> dict[str, Any]:
     data = work / "app-data"
     port = free_port()
@@ -269,7 +155,7 @@ def run_app(
             )  # fmt: skip
             time.sleep(1)
         sampler.phase = "upload"
-        upload, ack, status, answer = post(port, body)
+        upload, ack, status, answer = post(port, body, signed)
         answered = time.monotonic() - ack
         sampler.phase = "processing"
         database = sqlite3.connect(data / "inbox.db", timeout=30)
@@ -364,6 +250,11 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=100.0, help="approximate body size")
     parser.add_argument("--chatbots", type=int, default=300)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--pretty",
+        action="store_true",
+        help="also push it pretty-printed (signed in JSON.stringify form) to a fresh server",
+    )
     parser.add_argument("--profile", help="py-spy speedscope output file for the app run")
     parser.add_argument(
         "--app-root",
@@ -385,7 +276,15 @@ def main() -> int:
         work = Path(tmp)
         body_path = work / "push.json"
         body_path.write_bytes(body)
-        app = run_app(work, body, args.messages, args.profile, args.app_root.resolve())
+        app_root = args.app_root.resolve()
+        app = run_app(work, body, args.messages, args.profile, app_root, body)
+        pretty = None
+        if args.pretty:
+            (work / "pretty").mkdir()
+            indented = pretty_printed(body)
+            print(f"pretty-printed: {len(indented) / 1e6:.1f} MB", flush=True)
+            pretty = run_app(work / "pretty", indented, args.messages, None, app_root, body)
+            del indented
         del body
         print(f"load average after app run: {os.getloadavg()}", flush=True)
         floor = run_worker("floor", work, body_path, args.messages)
@@ -425,8 +324,22 @@ def main() -> int:
             f"{floor['fts_integrity']}; app processing / floor "
             f"{app['processing'] / floor['total']:.2f}"
         )
+        if pretty is not None:
+            print(
+                f"pretty-printed push (JSON.stringify form): HTTP {pretty['status']}; "
+                f"end of upload -> success {pretty['ack']:.2f} s; -> all searchable "
+                f"{pretty['ack'] + pretty['searchable']:.1f} s; peak (VmHWM) "
+                f"{pretty['peak_mb']:.0f} MB (target <= {TARGETS['rss_mb']:.0f}); "
+                f"{pretty['messages']} messages, FTS integrity {pretty['fts_integrity']}"
+            )
+        pretty_ok = pretty is None or (
+            pretty["ok"]
+            and pretty["answer"] == b'{"status":"success"}'
+            and pretty["peak_mb"] <= TARGETS["rss_mb"]
+        )
         ok = (
-            app["ok"]
+            pretty_ok
+            and app["ok"]
             and app["answer"] == b'{"status":"success"}'
             and app["ack"] <= TARGETS["ack"]
             and searchable <= TARGETS["searchable"]

@@ -1,4 +1,7 @@
-"""app.deliveries: accepted deliveries, the bounded quarantine, the refusal log."""
+"""app.deliveries: accepted deliveries, the bounded quarantine, the refusal log.
+
+How the quarantine shares its room between signed-header and unsigned deliveries, seen
+through a real server, is in ``test_quarantine.py``."""
 
 from __future__ import annotations
 
@@ -32,13 +35,15 @@ from app.ingest.documents import INLINE_MAX_BYTES
 from app.models import STORED_BODY, Delivery, Outcome
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-ROOMY = QuarantineLimits(max_items=100, max_bytes=10**6)
+ROOMY = QuarantineLimits(max_items=100, max_bytes=10**6, max_item_bytes=10**6)
 LEAD = SPEC_LEAD
 LEAD_BODY = json.dumps(LEAD).encode()
 
 
-def attempt(body: bytes) -> Attempt:
-    return Attempt(NOW, "203.0.113.9", "application/json", body, signature_timestamp=1700000000)
+def attempt(body: bytes, *, signed: bool = True) -> Attempt:
+    """``signed``: it carried a well-formed signature header (whether or not it verified)."""
+    timestamp = 1700000000 if signed else None
+    return Attempt(NOW, "203.0.113.9", "application/json", body, signature_timestamp=timestamp)
 
 
 def accept(db: Database, body: bytes) -> Stored:
@@ -47,10 +52,13 @@ def accept(db: Database, body: bytes) -> Stored:
     return db.writer.run_sync(lambda c: store_accepted(c, attempt(body), verification, sha256))
 
 
-def refuse(db: Database, body: bytes, quarantine: QuarantineLimits | None = ROOMY) -> int:
+def refuse(
+    db: Database, body: bytes, quarantine: QuarantineLimits | None = ROOMY, *, signed: bool = True
+) -> int:
+    refused = attempt(body, signed=signed)
     return db.writer.run_sync(
         lambda c: store_refusal(
-            c, attempt(body), status_code=401, reason="bad signature", quarantine=quarantine
+            c, refused, status_code=401, reason="bad signature", quarantine=quarantine
         )
     )
 
@@ -186,13 +194,13 @@ def test_quarantine_keeps_the_whole_body(db: Database) -> None:
 
 
 def test_quarantine_cap_by_count_drops_the_oldest(db: Database) -> None:
-    limits = QuarantineLimits(max_items=3, max_bytes=10**6)
+    limits = QuarantineLimits(max_items=3, max_bytes=10**6, max_item_bytes=10**6)
     ids = [refuse(db, f"body {n}".encode(), limits) for n in range(5)]
     assert quarantined(db) == ids[2:]
 
 
 def test_quarantine_cap_by_bytes_drops_the_oldest(db: Database) -> None:
-    limits = QuarantineLimits(max_items=100, max_bytes=100)
+    limits = QuarantineLimits(max_items=100, max_bytes=100, max_item_bytes=100)
     oldest = refuse(db, b"a" * 10, limits)
     middle = refuse(db, b"b" * 60, limits)
     assert quarantined(db) == [oldest, middle]
@@ -202,9 +210,35 @@ def test_quarantine_cap_by_bytes_drops_the_oldest(db: Database) -> None:
     assert quarantined(db) == [newest]
 
 
-def test_body_too_large_for_the_quarantine_goes_to_the_refusal_log(db: Database) -> None:
+def test_unsigned_bodies_never_push_out_signed_header_ones(db: Database) -> None:
+    limits = QuarantineLimits(max_items=4, max_bytes=100, max_item_bytes=90)
+    signed = [refuse(db, b"s" * 10, limits) for _ in range(2)]
+    unsigned = [refuse(db, b"u" * 10, limits, signed=False) for _ in range(10)]
+    # By count: the unsigned share the two places left, newest first.
+    assert quarantined(db) == [*signed, *unsigned[-2:]]
+    # By bytes: 20 signed + 90 > 100, so the unsigned newcomer is only logged, evicting nothing.
+    logged = refuse(db, b"U" * 90, limits, signed=False)
+    assert quarantined(db) == [*signed, *unsigned[-2:]]
+    ((outcome, reason, truncated),) = rows(
+        db, f"SELECT outcome, reason, body_truncated FROM delivery WHERE id = {logged}"
+    )
+    assert (outcome, truncated) == ("rejected", 0)
+    assert "full of deliveries with a signature header" in reason
+    # A signed-header newcomer takes its room from the unsigned first, then the oldest signed.
+    newest = refuse(db, b"S" * 90, limits)
+    assert quarantined(db) == [signed[1], newest]
+
+
+@pytest.mark.parametrize("cap", ["total", "item"])
+def test_body_too_large_for_the_quarantine_goes_to_the_refusal_log(db: Database, cap: str) -> None:
     body = bytes(range(256)) * 100
-    refuse(db, body, QuarantineLimits(max_items=100, max_bytes=len(body) - 1))
+    under, over = len(body) - 1, 10 * len(body)
+    limits = QuarantineLimits(
+        max_items=100,
+        max_bytes=under if cap == "total" else over,
+        max_item_bytes=under if cap == "item" else over,
+    )
+    refuse(db, body, limits)
     ((outcome, reason, kept, size, truncated, sha256),) = rows(
         db, "SELECT outcome, reason, body, body_size, body_truncated, body_sha256 FROM delivery"
     )
@@ -226,7 +260,7 @@ def test_refusal_without_quarantine_is_capped(db: Database) -> None:
 
 
 def test_quarantine_of_zero_items_still_logs_the_refusal(db: Database) -> None:
-    refuse(db, b"z" * 5000, QuarantineLimits(max_items=0, max_bytes=10**6))
+    refuse(db, b"z" * 5000, QuarantineLimits(max_items=0, max_bytes=10**6, max_item_bytes=10**6))
     ((outcome, reason, size),) = rows(db, "SELECT outcome, reason, length(body) FROM delivery")
     assert (outcome, size) == ("rejected", 4096)
     assert reason.startswith("bad signature")
@@ -267,7 +301,9 @@ def test_accept_from_quarantine_processes_the_body(db: Database) -> None:
 
 def test_accept_from_quarantine_leaves_a_large_body_to_the_processor(db: Database) -> None:
     body = json.dumps({"Collection": [], "Padding": "x" * INLINE_MAX_BYTES}).encode()
-    delivery_id = refuse(db, body, QuarantineLimits(max_items=10, max_bytes=len(body)))
+    delivery_id = refuse(
+        db, body, QuarantineLimits(max_items=10, max_bytes=len(body), max_item_bytes=len(body))
+    )
     assert db.writer.run_sync(lambda c: accept_from_quarantine(c, delivery_id)).pending
     assert rows(db, "SELECT outcome, process_status FROM delivery") == [("accepted", "pending")]
 

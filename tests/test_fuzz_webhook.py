@@ -2,7 +2,8 @@
 
 Over ten thousand requests (random bytes, random JSON, the vendor's shapes with wrong types, deep
 nesting, bodies at and over MAX_BODY_MB, odd and duplicated headers, good and bad signatures,
-Content-Length lies) and, whatever arrives: never a 5xx, a JSON reason with every 4xx, success
+Content-Length lies, forged bodies shaped to be costly, compressed bodies and zip bombs) and,
+whatever arrives: never a 5xx, a JSON reason with every 4xx, success
 only for a verified body, the process alive and healthy afterwards, and a lead row only from a
 delivery that carried a valid signature. Derandomized, so CI runs the same cases every time.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -25,6 +27,8 @@ from webhook_fuzzing import (
     ANY_JSON,
     BAD_FORMS,
     CONTENT_TYPES,
+    ENCODINGS,
+    FORGED_SHAPES,
     GARBLED,
     GOOD_FORMS,
     JS_SAFE,
@@ -34,6 +38,9 @@ from webhook_fuzzing import (
     SIGN,
     Headers,
     compact,
+    damaged,
+    forged_header,
+    forged_large,
     header_for,
     lead_body,
     lead_key,
@@ -53,6 +60,51 @@ def fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
 
 # Each generated body goes out several times, signed differently: generating is the slow part.
 BAD = st.sampled_from(BAD_FORMS[1:])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_forged_large_bodies_cost_their_bytes(fuzzer: Fuzzer) -> None:
+    """First in the file, while the server's peak is still its idle one: four forged bodies at
+    once, of the shape that cost 31x its size when the JavaScript form was built whole (issue
+    11), grow it by their own bytes and a constant (tests/test_webhook_cost.py has the rest)."""
+    before = fuzzer.peak_mb()
+    body = forged_large("empty objects", LIMIT - 64)
+    forged = [(body, [(b"X-Webhook-Signature", forged_header("zeros", body))], 0)]
+    fuzzer.post("forged large", forged * 4)
+    grown = fuzzer.peak_mb() - before
+    assert grown <= 4 * LIMIT / 2**20 + 40, f"four forged 3 MB bodies grew it by {grown:.0f} MB"
+
+
+@fuzz(40)
+@given(
+    shape=st.sampled_from(FORGED_SHAPES),
+    size=st.integers(INLINE // 4, LIMIT - 8192),
+    form=st.sampled_from(["zeros", "stale", "wrong-key"]),
+    chunked=st.booleans(),
+)
+def test_forged_large_bodies(
+    fuzzer: Fuzzer, shape: str, size: int, form: str, chunked: bool
+) -> None:
+    body = forged_large(shape, size)
+    forged = (body, [(b"X-Webhook-Signature", forged_header(form, body))], 0)
+    fuzzer.post("forged large", [forged], chunked=chunked)
+
+
+@fuzz(60)
+@given(
+    session=st.integers(6 * 10**6, 7 * 10**6),
+    encoding=st.sampled_from(ENCODINGS),
+    damage=st.sampled_from(["none", "none", "truncated", "garbage", "bomb"]),
+    form=st.sampled_from(["raw", "two-v1-one-good", "wrong-key", "stale"]),
+)
+def test_compressed_bodies_and_zip_bombs(
+    fuzzer: Fuzzer, session: int, encoding: str, damage: str, form: str
+) -> None:
+    body = compact(lead_body(session))
+    sent, expected = damaged(body, encoding, damage, LIMIT)
+    _, headers, valid = signed(body, form)
+    headers.append((b"Content-Encoding", encoding.encode()))
+    fuzzer.post_compressed(body, sent, headers, bool(valid), expected)
 
 
 @fuzz(200)
@@ -246,7 +298,7 @@ def test_thousands_of_digits_are_flagged_not_retried_for_ever(fuzzer: Fuzzer, wh
 
 FUZZ_TESTS = {
     "random bytes", "random JSON", "wrong types", "signatures", "odd headers", "deep nesting",
-    "huge bodies", "content length",
+    "huge bodies", "content length", "forged large", "compressed",
 }  # fmt: skip
 
 

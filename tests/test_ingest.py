@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 from app.db import Database
 from app.ingest.documents import apply_document, parse_body, process_inline
 from app.ingest.records import store_lead
-from app.shapes import IngestError, kind_of, lead_values, parse_json, parse_time
+from app.shapes import MAX_DEPTH, IngestError, kind_of, lead_values, parse_json, parse_time
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -165,8 +165,9 @@ def test_parse_time(raw: str, expected: datetime | None) -> None:
     [
         (b"{", "invalid JSON"),
         (b'{"a": NaN}', "invalid JSON: NaN"),
-        (b"\xff{}", "body is not UTF-8"),
+        (b"\xff{}", "invalid JSON: Expecting value at line 1 column 1"),  # U+FFFD, as Node reads it
         (b"[" * 100_000, "invalid JSON"),
+        (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nested too deeply"),
     ],
 )
 def test_parse_json_errors(body: bytes, message: str) -> None:
@@ -176,6 +177,15 @@ def test_parse_json_errors(body: bytes, message: str) -> None:
 
 def test_parse_json_skips_a_bom() -> None:
     assert parse_json(b"\xef\xbb\xbf{}") == {}
+
+
+def test_parse_json_reads_invalid_utf8_as_replacement_characters() -> None:
+    assert parse_json(b'{"FirstName": "Jos\xe9"}') == {"FirstName": "Jos\ufffd"}
+
+
+def test_parse_json_takes_nesting_up_to_its_limit() -> None:
+    deep = b'{"a":' * (MAX_DEPTH - 1) + b"1" + b"}" * (MAX_DEPTH - 1)
+    assert parse_json(deep) is not None
 
 
 # ---- storing -----------------------------------------------------------------------------

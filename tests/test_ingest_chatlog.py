@@ -1,5 +1,6 @@
 """app.ingest.chatlog: a chat log to windows, conversations and messages, as a small body is
-stored (parsed whole, in one transaction); the streamed path is in test_ingest_processor.py.
+stored (parsed whole, in one transaction), and pushes for one window merging by SessionID; the
+streamed path is in test_ingest_processor.py.
 """
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ import json
 from typing import Any
 
 import pytest
-from chatlogs import apply, chatlog, conversation, match, rows, snapshot, window
+from chatlogs import NOW, apply, chatlog, conversation, match, rows, snapshot, window
 from spec_examples import SERIAL
 from sqlalchemy import text
 
 from app.db import Database
-from app.ingest.chatlog import CHUNK_MESSAGES
+from app.ingest.chatlog import CHUNK_MESSAGES, document_events, write_chatlog
+from app.ingest.pipeline import WritePipeline
+from app.ingest.result import Result
 from app.models import ProcessStatus
 
 
@@ -56,7 +59,7 @@ def test_spec_example(db: Database) -> None:
     ]
 
 
-def test_redelivered_window_replaces_itself(db: Database) -> None:
+def test_redelivered_window_stores_nothing_twice(db: Database) -> None:
     apply(db, chatlog())
     first = snapshot(db)
     result = apply(db, chatlog())
@@ -65,7 +68,7 @@ def test_redelivered_window_replaces_itself(db: Database) -> None:
     assert len(match(db, "message", "appointment")) == 1
     assert rows(db, "SELECT count(*) FROM conversation") == [(1,)]
 
-    # The same window re-sent with a conversation more replaces the old one entirely.
+    # The same window re-sent with a conversation more: one conversation more, none doubled.
     more = chatlog()
     more["Collection"][0]["Conversations"].append(conversation(31303, 4))
     assert apply(db, more).records == 7
@@ -77,6 +80,79 @@ def test_redelivered_window_replaces_itself(db: Database) -> None:
     other_day["Collection"][0]["StartTime"] = "2023-11-22T00:00:00Z"
     apply(db, other_day)
     assert rows(db, "SELECT count(*) FROM chat_window") == [(2,)]
+
+
+def test_a_day_split_over_two_pushes_keeps_both_halves(db: Database) -> None:
+    """Issue 11, finding 7: the second push merges by SessionID instead of replacing the day."""
+    apply(db, {"Collection": [window("bot-a", 1, [conversation(n) for n in range(50)])]})
+    updated = conversation(49, 3, URI="example.com/later")
+    updated["Messages"][2]["Content"] = "rescheduled"
+    second = [*(conversation(n) for n in range(50, 100)), updated]
+    result = apply(db, {"Collection": [window("bot-a", 1, second, Name="renamed", Tz="CET")]})
+    assert (result.records, result.errors) == (103, [])
+
+    assert rows(db, "SELECT session_id, count(*) FROM conversation GROUP BY 1 ORDER BY 1") == [
+        (n, 1) for n in range(100)
+    ]
+    assert rows(db, "SELECT uri, message_count FROM conversation WHERE session_id = 49") == [
+        ("example.com/later", 3)
+    ]
+    # The window's fields follow the newest push; its counts cover both.
+    assert rows(db, "SELECT name, extra, conversation_count, message_count, complete "
+                    "FROM chat_window") == [("renamed", '{"Tz": "CET"}', 100, 201, 1)]  # fmt: skip
+    assert rows(db, "SELECT count(*) FROM message") == [(201,)]
+    # Search finds every stored message once, and nothing of the replaced conversation.
+    first_lines = rows(db, "SELECT id FROM message WHERE position = 0 ORDER BY id")
+    assert match(db, "message", "m0") == [row[0] for row in first_lines]
+    assert len(match(db, "message", "s49 AND m1")) == 1
+    assert len(match(db, "message", "rescheduled")) == 1
+
+
+def test_a_session_twice_in_one_push_keeps_both_until_a_later_push(db: Database) -> None:
+    """Within one push nothing is replaced, even across its chunks: the vendor sent both."""
+    filler = [conversation(n, 20) for n in range(100, 100 + CHUNK_MESSAGES // 20)]
+    talks = [conversation(1), conversation(1, 3), conversation(2), *filler, conversation(1, 5)]
+    apply(db, {"Collection": [window("bot-a", 1, talks)]})
+    counts = "SELECT session_id, message_count FROM conversation WHERE session_id < 100 ORDER BY id"
+    assert rows(db, counts) == [(1, 2), (1, 3), (2, 2), (1, 5)]
+
+    apply(db, {"Collection": [window("bot-a", 1, [conversation(1, 4)])]})
+    assert rows(db, counts) == [(2, 2), (1, 4)]
+    assert rows(db, "SELECT conversation_count FROM chat_window") == [(len(filler) + 2,)]
+    assert len(match(db, "message", "s1")) == 4
+
+
+def test_a_push_cut_short_loses_nothing_of_the_earlier_one(db: Database) -> None:
+    """A large push is written in chunks, each committed on its own: a crash in the middle
+    leaves each conversation as it was or as the push sent it, and the push redone after the
+    restart (the processor's way) ends as if it had never been cut."""
+    apply(db, {"Collection": [window("bot-a", 1, [conversation(n, 20) for n in range(600)])]})
+    later = window("bot-a", 1, [conversation(n, 20, URI="later") for n in range(300, 900)])
+    events = list(document_events({"Collection": [later]}))
+    cut = events[: 1 + 300]  # the window and 300 conversations: one chunk written, then cut
+    pipeline = WritePipeline(db)
+    write_chatlog(cut, pipeline, Result(), delivery_id=None, now=lambda: NOW)
+    pipeline.drain()  # what was committed before the crash
+
+    by_uri = "SELECT uri, count(*), min(session_id), max(session_id) FROM conversation GROUP BY 1"
+    chunk = CHUNK_MESSAGES // 20
+    assert rows(db, by_uri) == [
+        ("later", chunk, 300, 300 + chunk - 1),
+        ("www.helloclient.com", 600 - chunk, 0, 599),
+    ]
+    assert rows(db, "SELECT count(DISTINCT session_id) FROM conversation") == [(600,)]
+    assert rows(db, "SELECT complete FROM chat_window") == [(0,)]  # being written
+
+    pipeline = WritePipeline(db)
+    result = Result()
+    write_chatlog(events, pipeline, result, delivery_id=None, now=lambda: NOW)
+    pipeline.drain()
+    assert (result.records, result.errors) == (600 * 20, [])
+    assert rows(db, by_uri) == [("later", 600, 300, 899), ("www.helloclient.com", 300, 0, 299)]
+    assert rows(db, "SELECT conversation_count, message_count, complete FROM chat_window") == [
+        (900, 900 * 20, 1)
+    ]
+    assert len(match(db, "message", "m0")) == 900
 
 
 def test_a_window_larger_than_a_chunk_is_still_one_transaction(db: Database) -> None:

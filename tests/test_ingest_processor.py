@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from chatlogs import (
+    NOW,
     apply,
     chatlog,
     conversation,
@@ -27,9 +28,12 @@ from chatlogs import (
 from app.config import load_settings
 from app.db import Database
 from app.ingest.blob import SQLiteBlobReader
-from app.ingest.chatlog import CHUNK_BYTES, CHUNK_MESSAGES
+from app.ingest.chatlog import CHUNK_BYTES, CHUNK_MESSAGES, write_chatlog
+from app.ingest.documents import apply_document
+from app.ingest.pipeline import WritePipeline
 from app.ingest.processor import process_stored
 from app.ingest.result import Result
+from app.ingest.stream import stream_chatlog
 from app.models import ProcessStatus
 from app.shapes import parse_json
 
@@ -131,6 +135,89 @@ def test_late_bad_field_drops_the_streamed_window(db: Database, other_db: Databa
     assert result.errors == ["Collection[0]: Name: expected a string, got number"]
     assert rows(other_db, "SELECT count(*) FROM chat_window") == [(0,)]
     assert match(other_db, "message", "m0 OR m1") == []
+
+
+def test_a_push_processed_late_never_overwrites_a_later_one(db: Database) -> None:
+    """A large push is processed after it is answered: a small one that arrived after it, and
+    was stored at once, keeps what it stored; the rest of the large one merges as usual."""
+    older = window("bot-a", 1, [conversation(1, 5), conversation(2)], Name="old")
+    older_id = stored_delivery(db, json.dumps({"Collection": [older]}).encode())
+    newer = {"Collection": [window("bot-a", 1, [conversation(1, 3)], Name="new")]}
+    newer_id = stored_delivery(db, json.dumps(newer).encode())
+    db.writer.run_sync(lambda c: apply_document(c, newer, delivery_id=newer_id, now=NOW))
+
+    result = process_stored(db, older_id)
+    assert (result.records, result.errors) == (2, [])
+    assert rows(db, "SELECT session_id, message_count FROM conversation ORDER BY 1") == [
+        (1, 3),
+        (2, 2),
+    ]
+    assert rows(db, "SELECT name, conversation_count, message_count, delivery_id "
+                    "FROM chat_window") == [("new", 2, 5, newer_id)]  # fmt: skip
+    assert rows(db, "SELECT name FROM chatbot") == [("new",)]
+    assert len(match(db, "message", "s1")) == 3
+
+
+def late_bad_name(*conversations: dict[str, object]) -> bytes:
+    """A streamed window whose Name, bad, comes after its conversations."""
+    bad = window("bot-a", 1, list(conversations), Name=5)
+    ordered = reorder(bad, "SerialNumber", "StartTime", "EndTime", "Conversations")
+    return json.dumps({"Collection": [ordered]}).encode()
+
+
+def test_late_bad_field_keeps_the_window_an_earlier_push_stored(db: Database) -> None:
+    """The conversations the bad window replaced cannot be put back: its own (each valid) stay
+    merged, the window keeps its fields, the delivery says what was wrong."""
+    apply(db, {"Collection": [window("bot-a", 1, [conversation(n) for n in range(3)])]})
+    result = process_stored(db, stored_delivery(db, late_bad_name(conversation(2, 5))))
+    assert result.errors == ["Collection[0]: Name: expected a string, got number"]
+    assert result.records == 5
+    assert rows(db, "SELECT name, conversation_count, message_count, complete, delivery_id "
+                    "FROM chat_window") == [("bot bot-a", 3, 9, 1, None)]  # fmt: skip
+    assert rows(db, "SELECT session_id, message_count FROM conversation ORDER BY id") == [
+        (0, 2),
+        (1, 2),
+        (2, 5),
+    ]
+    assert len(match(db, "message", "s2")) == 5
+
+
+def test_late_bad_field_drops_a_window_its_own_cut_short_run_created(db: Database) -> None:
+    """Redone after a crash, the delivery finds the window it created (never closed): still its
+    own, dropped as if the run had not been cut."""
+    body = late_bad_name(*(conversation(n, 20) for n in range(CHUNK_MESSAGES // 20 + 10)))
+    delivery_id = stored_delivery(db, body)
+    pipeline = WritePipeline(db)
+    events = stream_chatlog(io.BytesIO(body))
+    cut = (event for event, _ in zip(events, range(CHUNK_MESSAGES // 20 + 2), strict=False))
+    write_chatlog(cut, pipeline, Result(), delivery_id=delivery_id, now=lambda: NOW)
+    pipeline.drain()
+    assert rows(db, "SELECT complete FROM chat_window") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM conversation") == [(CHUNK_MESSAGES // 20,)]
+
+    result = process_stored(db, delivery_id)
+    assert result.errors == ["Collection[0]: Name: expected a string, got number"]
+    assert result.records == 0
+    assert rows(db, "SELECT count(*) FROM chat_window") == [(0,)]
+    assert match(db, "message", "m0") == []
+
+
+def test_a_body_broken_off_settles_the_window_it_was_writing(db: Database) -> None:
+    """Invalid JSON part-way: the window being written is a bad window (see above), so its
+    counts stay right and it is not left "being written" for ever."""
+    apply(db, {"Collection": [window("bot-a", 1, [conversation(n) for n in range(3)])]})
+    for serial in ("bot-a", "bot-c"):
+        talks = [conversation(2, 5), conversation(7)]
+        body = json.dumps({"Collection": [window(serial, 1, talks)]}).encode()
+        result = process_stored(db, stored_delivery(db, body[: body.index(b'"SessionID": 7')]))
+        assert result.errors[0].startswith("invalid JSON")
+    assert rows(db, "SELECT serial_number, conversation_count, message_count, complete "
+                    "FROM chat_window") == [("bot-a", 3, 9, 1)]  # fmt: skip
+    assert rows(db, "SELECT session_id, message_count FROM conversation ORDER BY id") == [
+        (0, 2),
+        (1, 2),
+        (2, 5),
+    ]
 
 
 def test_chat_log_with_a_bom_streams(db: Database, other_db: Database) -> None:

@@ -111,3 +111,29 @@ def test_stream_of_something_else_is_not_a_chat_log(document: Any) -> None:
 def test_stream_of_invalid_json_raises(body: bytes) -> None:
     with pytest.raises(ijson.JSONError):
         list(stream_chatlog(io.BytesIO(body)))
+
+
+class Trickle(io.RawIOBase):
+    """A body read three bytes at a time, so characters are cut between reads."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.at = body, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        piece = self.body[self.at : self.at + min(len(buffer), 3)]
+        buffer[: len(piece)] = piece
+        self.at += len(piece)
+        return len(piece)
+
+
+def test_stream_reads_invalid_utf8_as_the_vendors_stack_does() -> None:
+    talk = conversation(1, messages=1)
+    talk["Messages"][0]["Content"] = "MARK"
+    text = json.dumps({"Collection": [window("bot", 21, [talk])]}).encode()
+    body = b"\xef\xbb\xbf" + text.replace(b"MARK", b"Jos\xe9 \xf0\x9f\x98\x80")
+    events = list(stream_chatlog(io.BufferedReader(Trickle(body), buffer_size=3)))
+    talks = [value for kind, value in events if kind == "conversation"]
+    assert [m["Content"] for m in talks[0]["Messages"]] == ["Jos\ufffd \U0001f600"]

@@ -1,17 +1,16 @@
 """Disk full: with DATA_DIR on a tiny tmpfs that fills up, the webhook answers 503 (never success),
-leaves nothing half-written, and takes deliveries again as soon as space returns, unrestarted."""
+leaves nothing half-written, and takes deliveries again as soon as space returns, unrestarted;
+/healthz answers 503 saying the disk is full meanwhile (also with no delivery to fail), so the
+container's health shows it, and 200 again once space returns."""
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import SIGNING_KEY, AppProcess
+from healthz_polling import healthz, wait_for_health
 from reliability import (
     SUCCESS_ANSWER,
     Event,
@@ -20,6 +19,7 @@ from reliability import (
     attempt,
     make_event,
 )
+from tmpfs import fill, tiny_disk
 from vendor import HelloClientFake
 
 DISK_MB = 8
@@ -30,39 +30,13 @@ LEAVE = 256 * 1024
 
 @pytest.fixture
 def app_on_tiny_disk(tmp_path: Path) -> Iterator[AppProcess]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a size-limited tmpfs needs root (.ci/run runs as root)")
-    disk = tmp_path / "tiny"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:  # root without CAP_SYS_ADMIN (an unprivileged container)
-        pytest.fail(f"mount -t tmpfs failed as root: {mounted.stderr.strip()}")
-    # DATA_DIR is the mount itself; the server's log goes beside it (tmp_path), not onto it.
-    app = AppProcess(disk, {"WEBHOOK_SIGNING_KEY": SIGNING_KEY})
-    try:
-        yield app.start()
-    finally:
-        app.stop()
-        subprocess.run(["umount", str(disk)], check=True, capture_output=True)
-
-
-def fill(directory: Path, *, leave: int) -> Path:
-    """Write a file until the filesystem refuses another byte, then give back ``leave`` bytes:
-    the disk fills up during the deliveries, so some land on its last pages."""
-    filler = directory / "filler"
-    with filler.open("wb", buffering=0) as out:
-        for size in (1 << 20, 4096, 1):  # big chunks, then whatever still fits
-            try:
-                while True:
-                    out.write(b"\0" * size)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-        out.truncate(out.tell() - leave)
-    return filler
+    with tiny_disk(tmp_path / "tiny", DISK_MB) as disk:
+        # DATA_DIR is the mount itself; the server's log goes beside it (tmp_path), not onto it.
+        app = AppProcess(disk, {"WEBHOOK_SIGNING_KEY": SIGNING_KEY})
+        try:
+            yield app.start()
+        finally:
+            app.stop()
 
 
 def test_a_full_disk_answers_503_keeps_what_it_acknowledged_and_recovers(
@@ -89,7 +63,9 @@ def test_a_full_disk_answers_503_keeps_what_it_acknowledged_and_recovers(
             if len(failed) == FAILURES_WANTED:
                 break
     assert app.proc is not None and app.proc.poll() is None, "the server died of a full disk"
-    assert httpx.get(f"{app.url}/healthz", timeout=10).status_code == 200  # reads still work
+    unhealthy = healthz(app)  # at once: the failed deliveries and the free space both say so
+    assert unhealthy.status_code == 503 and "disk" in unhealthy.json()["error"], unhealthy.text
+    assert "full" in unhealthy.json()["error"]
     assert_intact(app)
     assert_stored_exactly_once(app, sent, failures_left_nothing=True)
     assert len(failed) == FAILURES_WANTED, "the disk never filled up: the test proved nothing"
@@ -105,7 +81,20 @@ def test_a_full_disk_answers_503_keeps_what_it_acknowledged_and_recovers(
         assert answer == SUCCESS_ANSWER, answer
         event.answers.append(answer)
     assert app.proc.pid == pid and app.proc.poll() is None
+    assert healthz(app).status_code == 200  # the deliveries just committed say so at once
 
     assert_intact(app)
     assert_stored_exactly_once(app, [*sent, late], failures_left_nothing=True)
     assert app.scalar("SELECT count(*) FROM lead") == len(sent) + 1
+
+
+def test_healthz_reports_a_full_disk_with_no_delivery_to_fail(app_on_tiny_disk: AppProcess) -> None:
+    """An idle inbox on a disk someone else filled: the container must show it before the next
+    delivery (or the daily push) fails, and recover once space is freed."""
+    app = app_on_tiny_disk
+    assert healthz(app).status_code == 200
+    filler = fill(app.data_dir, leave=LEAVE)
+    error = wait_for_health(app, 503).json()["error"]
+    assert "disk" in error and "full" in error, error
+    filler.unlink()
+    wait_for_health(app, 200)

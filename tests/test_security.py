@@ -12,6 +12,7 @@ import inspect
 import json
 import re
 import socket
+import sqlite3
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -145,6 +146,38 @@ def test_signing_in_replaces_the_session_and_the_old_cookie_stays_anonymous(
     assert visitor.csrf("/status") != planted_token
 
 
+def test_a_stranger_can_neither_sign_the_owner_out_nor_make_the_server_write(
+    make_app: Callable[..., AppProcess],
+) -> None:
+    """Sign-out ends every session (a new session secret is stored), so only a signed-in owner
+    may cause it; and nothing a stranger sends to the sign-in pages costs a database write."""
+    app = make_app(INBOX_PASSWORD=INBOX_PASSWORD)
+    owner = inbox_client(app)
+    assert owner.get("/status").status_code == 200
+    settings = app.query("SELECT key, value, updated_at FROM app_setting ORDER BY key")
+    watch = sqlite3.connect(app.db_path)  # data_version moves when another connection commits
+    version = watch.execute("PRAGMA data_version").fetchone()[0]
+
+    stranger = inbox_client(app, signed_in=False)
+    token = stranger.csrf("/login")  # a real anonymous session, with its own token
+    forged = forged_cookie({"user": "admin", "fp": "0" * 24, "csrf": token})
+    answers = [
+        stranger.post("/logout"),
+        httpx.post(f"{app.url}/logout"),
+        httpx.post(
+            f"{app.url}/logout", cookies={"inbox_session": forged}, data={"csrf_token": token}
+        ),
+        stranger.sign_in(password="a guess"),
+        stranger.client.post("/setup", data={"csrf_token": token, "code": "AAAA-BBBB-CCCC"}),
+        stranger.client.post("/account/password", data={"csrf_token": token, "password": "x"}),
+    ]
+    assert [a.status_code for a in answers] == [303, 303, 303, 401, 303, 303]
+    assert owner.get("/status").status_code == 200  # still signed in
+    assert watch.execute("PRAGMA data_version").fetchone()[0] == version
+    assert app.query("SELECT key, value, updated_at FROM app_setting ORDER BY key") == settings
+    watch.close()
+
+
 def test_a_token_from_another_session_is_refused_on_every_form(
     inbox_app: AppProcess, lead_id: int, tmp_path: Path
 ) -> None:
@@ -227,7 +260,7 @@ def test_webhook_refusals_record_the_peer_not_a_forwarded_address(
 
 # Where a secret (or a value derived from one) is compared with what a request brought.
 COMPARISON_SITES = [
-    signature._find,
+    signature._matched,
     auth.Credentials.check_setup_code,
     auth.Credentials.verify,
     auth.Credentials.check_calendar_token,

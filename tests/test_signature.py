@@ -11,14 +11,17 @@ import pytest
 
 from app import signature
 from app.jsonjs import js_restringify
+from app.restringify import restringify_into
 from app.signature import (
     JSON_STRINGIFY,
     RAW,
     MissingSignature,
     SignatureError,
     SignatureHeader,
+    Write,
     key_fingerprint,
     parse_header,
+    parse_headers,
     sign,
     verify,
 )
@@ -44,7 +47,7 @@ def check(
 ) -> signature.Match:
     parsed = parse_header(header) if isinstance(header, str) else header
     return verify(
-        parsed, body, keys, now=now, tolerance_seconds=tolerance, restringify=js_restringify
+        (parsed,), body, keys, now=now, tolerance_seconds=tolerance, restringify=restringify_into
     )
 
 
@@ -94,7 +97,6 @@ def test_v1_that_is_not_64_hex_digits_is_ignored(bad: str) -> None:
     [
         f"v1={OTHER_HEX}",  # no t at all
         f"t=,v1={OTHER_HEX}",  # empty t
-        f"t={T},t=1700000001,v1={OTHER_HEX}",  # two different timestamps: which was signed?
         f"t=12a,v1={OTHER_HEX}",
         f"t=-5,v1={OTHER_HEX}",
         f"t=+5,v1={OTHER_HEX}",
@@ -110,6 +112,35 @@ def test_unusable_timestamp_is_a_signature_error_not_a_missing_one(value: str) -
     with pytest.raises(SignatureError) as caught:
         parse_header(value)
     assert not isinstance(caught.value, MissingSignature)
+
+
+def test_the_last_timestamp_wins_as_in_the_vendor_sample() -> None:
+    """The sample folds ``header.split(",")`` into an object: a later t= overwrites an earlier."""
+    assert check(f"t=1,t={T},v1={sign(KEY, T, BODY)}").timestamp == int(T)
+    with pytest.raises(SignatureError, match="does not match"):
+        check(f"t={T},t={int(T) - 1},v1={sign(KEY, T, BODY)}")  # the last one was not signed
+    with pytest.raises(SignatureError, match="digits"):
+        parse_header(f"t={T},t=x1,v1={OTHER_HEX}")
+
+
+def test_each_header_is_tried_and_the_good_one_may_be_second() -> None:
+    good = header_for()
+    headers = parse_headers([f"t={T},v1={OTHER_HEX}", "garbled", good])
+    assert len(headers) == 2  # the garbled one is skipped
+    match = verify(
+        headers, BODY, [KEY], now=NOW, tolerance_seconds=300, restringify=restringify_into
+    )
+    assert match.form == RAW
+    stale = f"t={int(T) - 3600},v1={sign(KEY, str(int(T) - 3600), BODY)}"
+    with pytest.raises(SignatureError, match="tolerance"):  # a good one must also be fresh
+        verify(parse_headers([stale]), BODY, [KEY], now=NOW, tolerance_seconds=300,
+               restringify=restringify_into)  # fmt: skip
+    with pytest.raises(SignatureError, match="no usable t="):
+        parse_headers(["garbled", "v1=" + OTHER_HEX])
+    with pytest.raises(MissingSignature):
+        parse_headers(["", " "])
+    with pytest.raises(SignatureError, match="more than 4"):
+        parse_headers([good] * 5)
 
 
 def test_eighteen_digit_timestamp_is_still_accepted() -> None:
@@ -144,27 +175,41 @@ def test_json_stringify_form_matches_a_pretty_printed_body() -> None:
     pretty = json.dumps(document, indent=2).encode()  # ensure_ascii: "Zo\u00eb", "1.5"
     canonical = js_restringify(pretty)
     assert canonical is not None
+    assert check(header_for(canonical), pretty).form == JSON_STRINGIFY
     assert canonical == '{"Type":"Lead","FirstName":"Zoë","Amount":1.5,"SessionID":31305}'.encode()
     match = check(header_for(canonical), pretty)
     assert match.form == JSON_STRINGIFY
     assert match.key_number == 1
 
 
-def test_restringify_is_only_called_when_the_raw_bytes_do_not_match() -> None:
-    calls: list[bytes] = []
-
-    def counting(body: bytes) -> bytes | None:
+def counting(calls: list[bytes | bytearray]) -> object:
+    def restringify(body: bytes | bytearray, write: Write) -> None:
         calls.append(body)
-        return js_restringify(body)
+        restringify_into(body, write)
 
-    parsed = parse_header(header_for())
-    verify(parsed, BODY, [KEY], now=NOW, tolerance_seconds=300, restringify=counting)
+    return restringify
+
+
+def test_restringify_is_only_called_when_the_raw_bytes_do_not_match() -> None:
+    calls: list[bytes | bytearray] = []
+    parsed = (parse_header(header_for()),)
+    verify(parsed, BODY, [KEY], now=NOW, tolerance_seconds=300, restringify=counting(calls))  # type: ignore[arg-type]
     assert calls == []
     with pytest.raises(SignatureError):
-        verify(
-            parsed, BODY + b" ", [KEY + "x"], now=NOW, tolerance_seconds=300, restringify=counting
-        )
+        verify(parsed, BODY + b" ", [KEY + "x"], now=NOW, tolerance_seconds=300,
+               restringify=counting(calls))  # type: ignore[arg-type]  # fmt: skip
     assert calls == [BODY + b" "]
+
+
+def test_the_clock_is_checked_before_any_hmac() -> None:
+    """A stale or future timestamp is refused before the body is hashed or parsed: a replay
+    or a stranger's request then costs nothing more (issue 11)."""
+    calls: list[bytes | bytearray] = []
+    stale = (parse_header(f"t={int(T) - 3600},v1={OTHER_HEX}"),)
+    with pytest.raises(SignatureError, match="tolerance"):
+        verify(stale, b"[" + b"{}," * 1000 + b"{}]", [KEY], now=NOW, tolerance_seconds=300,
+               restringify=counting(calls))  # type: ignore[arg-type]  # fmt: skip
+    assert calls == []
 
 
 def test_body_that_is_not_json_can_only_match_raw() -> None:
@@ -228,7 +273,7 @@ def test_tolerance_zero_turns_the_check_off() -> None:
 
 def test_comparison_is_constant_time() -> None:
     # A guard against a refactor back to ==, which leaks how many leading bytes matched.
-    source = inspect.getsource(signature._find)
+    source = inspect.getsource(signature._matched)
     assert "hmac.compare_digest" in source
     assert "==" not in source
 

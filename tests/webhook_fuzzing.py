@@ -5,14 +5,17 @@ a request is signed, well or badly, and the hypothesis strategies for hostile bo
 from __future__ import annotations
 
 import copy
+import gzip
 import hashlib
 import hmac
 import json
 import re
 import socket
 import time
+import zlib
 from typing import Any
 
+import brotli
 from conftest import SIGNING_KEY
 from hypothesis import strategies as st
 from spec_examples import SPEC_APPOINTMENT, SPEC_CHATLOG, SPEC_LEAD
@@ -241,3 +244,57 @@ def raw_exchange(
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
     length = int(headers.get("content-length", len(rest)))
     return int(status_line.split()[1]), headers, rest[:length]
+
+
+# ---- forged large bodies and compressed ones ----------------------------------------------
+
+# What cost most when the JavaScript form was built whole, or could in a stream: tiny values,
+# deep nesting, escapes, one long string, pretty-printed objects, an object with many keys.
+FORGED_SHAPES = ("empty objects", "deep", "escapes", "long string", "pretty", "many keys")
+
+
+def forged_large(shape: str, size: int) -> bytes:
+    """Valid JSON of about ``size`` bytes, shaped to be expensive."""
+    body = {
+        "empty objects": lambda: b"[" + b"{}," * (size // 3) + b"{}]",
+        "deep": lambda: b"[" * 900 + b"0," * (size // 2) + b"0" + b"]" * 900,
+        "escapes": lambda: b'["' + b"\\u00e9\\n\\ud83d" * (size // 16) + b'"]',
+        "long string": lambda: b'["\xf0\x9f\x98\x80' + b"x" * size + b'"]',
+        "pretty": lambda: json.dumps([{"Type": "AI", "Content": "x" * 40}] * (size // 60),
+                                     indent=4).encode(),
+        "many keys": lambda: b"{" + b",".join(b'"k%d":0' % n for n in range(size // 9)) + b"}",
+    }[shape]()  # fmt: skip
+    return body
+
+
+def forged_header(form: str, body: bytes) -> bytes:
+    """A stranger's signature: 64 zeros with a fresh or stale timestamp, or the wrong key."""
+    now = int(time.time())
+    return {
+        "zeros": f"t={now},v1={'0' * 64}",
+        "stale": f"t={now - 3600},v1={'0' * 64}",
+        "wrong-key": signature(body, key="whsec_not_the_key"),
+    }[form].encode()
+
+
+ENCODINGS = ("gzip", "deflate", "br")
+
+
+def compress(body: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "deflate":
+        return zlib.compress(body)
+    return bytes(brotli.compress(body))
+
+
+def damaged(body: bytes, encoding: str, damage: str, limit: int) -> tuple[bytes, int]:
+    """The compressed body as sent, and the status it must get when validly signed."""
+    sent = compress(body, encoding)
+    if damage == "truncated":
+        return sent[: len(sent) // 2], 400
+    if damage == "garbage":
+        return b"\x00garbage" + sent, 400
+    if damage == "bomb":  # still JSON once inflated, only too large
+        return compress(body + b" " * (limit + 4096), encoding), 413
+    return sent, 200

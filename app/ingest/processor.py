@@ -3,7 +3,8 @@ else left ``pending``.
 
 Large bodies are committed raw first, answered, then streamed (ijson) into records in chunks;
 a delivery still ``pending`` after a restart is simply processed again, and since every store
-step is idempotent (windows replace themselves, leads are deduplicated) that is safe.
+step is idempotent (a window's conversations are replaced by SessionID, leads are deduplicated)
+that is safe.
 """
 
 from __future__ import annotations
@@ -138,18 +139,24 @@ def _process_streaming(
     """A chat log in chunks, each written while the next is parsed; bounded memory."""
     result = Result(kind="chatlog")
     pipeline = WritePipeline(db)
-    try:
-        write_chatlog(
-            _until(stop, stream_chatlog(stream)),
-            pipeline,
-            result,
-            delivery_id=delivery_id,
-            now=utcnow,
-        )
-    except ijson.JSONError as exc:
-        result.fail(f"invalid JSON: {exc}")
+    write_chatlog(
+        _until(stop, _broken_off(stream_chatlog(stream))),
+        pipeline,
+        result,
+        delivery_id=delivery_id,
+        now=utcnow,
+    )
     pipeline.drain()
     return result
+
+
+def _broken_off(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The events, then ("broken", why) if the body turns out not to be JSON part-way, so that
+    the writer settles the window it was writing (see ``write_chatlog``)."""
+    try:
+        yield from events
+    except ijson.JSONError as exc:
+        yield "broken", f"invalid JSON: {exc}"
 
 
 def _until(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, select
 from sqlmodel import col
 
+from app.forward.outbox import enqueue_lead as enqueue_forward
 from app.models import Chatbot, Lead
 from app.notify.outbox import enqueue_lead
 from app.shapes import LEAD_FIELDS
@@ -72,6 +73,7 @@ def store_lead(
     if new_id is not None:
         # Same transaction as the lead: a crash cannot store it without its notifications.
         enqueue_lead(connection, new_id, values["type"], now)
+        enqueue_forward(connection, new_id, values["type"], now)
         return LeadOutcome(new_id, created=True)
     existing = _LEAD_LOOKUP.scalar(connection, values)
     return LeadOutcome(existing, created=False)

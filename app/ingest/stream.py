@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -18,6 +19,25 @@ class NotAChatLog(ValueError):
     """The body is not an object holding "Collection"; it is to be parsed whole instead."""
 
 
+class _ReplacingInvalidUTF8:
+    """The stream re-encoded as the vendor's stack decodes it (body-parser: invalid UTF-8 as
+    U+FFFD, a leading BOM dropped), which is also what its signature covered; ijson would refuse
+    the invalid bytes and lose the push. One piece at a time, so memory stays bounded."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson's probe of what read() returns
+            return b""
+        while True:  # b"" means the end to ijson: a piece that ends mid-character must not
+            piece = self.stream.read(size)
+            text = self.decoder.decode(piece, final=not piece)
+            if text or not piece:
+                return text.encode("utf-8")
+
+
 def stream_chatlog(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     """Yield a chat-log body's parts one at a time, in bounded memory.
 
@@ -32,7 +52,7 @@ def stream_chatlog(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
     ``basic_parse`` and are walked by structure, not by ijson's dotted prefixes, which cannot
     tell a key "a.b" from a nested "a" > "b", nor an object's "item" key from an array item.
     """
-    events = ijson.basic_parse(stream, use_float=True)
+    events = ijson.basic_parse(_ReplacingInvalidUTF8(stream), use_float=True)
     event, _ = next(events, ("", None))
     if event != "start_map":
         raise NotAChatLog

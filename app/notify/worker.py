@@ -14,9 +14,7 @@ they are folded into one summary notification and all marked ``summarised``.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -27,75 +25,39 @@ from app.notify import outbox
 from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
 from app.notify.send import send
 from app.notify.targets import Target, TargetRegistry
+from app.outbox_worker import ERROR_PAUSE_SECONDS, OutboxWorker
 from app.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 
 SEND_THREADS = 4
-ERROR_PAUSE_SECONDS = 5.0
 
 
-class NotifyWorker:
+class NotifyWorker(OutboxWorker):
     """Sends what the outbox holds, to the targets of ``registry`` (shared with the service, so
     both see one instance, and one lock, per target)."""
 
     def __init__(self, settings: Settings, db: Database, registry: TargetRegistry) -> None:
+        super().__init__(
+            db,
+            name="notify",
+            label="notifications",
+            topic=outbox.NEW_ROWS,
+            send_threads=SEND_THREADS,
+            log=log,
+        )
         self.settings = settings
-        self.db = db
         self.registry = registry
         self.limiter = RateLimit(settings.notify_rate_limit, settings.notify_rate_window_seconds)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._inflight: set[str] = set()
-        self._lock = threading.Lock()
         self._last_poll = float("-inf")
-        # Passes completed, and the number of the last "quiet" one (it polled, found no row due
-        # and no send under way): what shows, in tests and at LOG_LEVEL=debug, that the worker
-        # has looked again since some moment and had nothing (more) to do.
-        self.passes = 0
-        self.last_quiet_pass = 0
 
-    def start(self) -> None:
+    def _prepare(self) -> None:
         self.sync_config()
-        self.db.writer.subscribe(outbox.NEW_ROWS, self.wake)
-        self._pool = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="notify-send")
-        self._thread = threading.Thread(target=self._loop, name="notify", daemon=True)
-        self._thread.start()
-        self.wake()
-
-    def stop(self) -> None:
-        """Stop taking rows; sends already under way finish and are recorded."""
-        self.db.writer.unsubscribe(outbox.NEW_ROWS, self.wake)
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def sync_config(self) -> None:
         """Give each APPRISE_URLS/APPRISE_CONFIG target its row (at start, and on a change)."""
         targets, now = list(self.registry.config.targets), utcnow()
         self.db.writer.run_sync(lambda c: outbox.sync_config_targets(c, targets, now))
-
-    # ---- the loop -----------------------------------------------------------------------
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                timeout = self._pass()
-            except Exception:
-                log.exception("notification pass failed; trying again shortly")
-                timeout = ERROR_PAUSE_SECONDS
-            self._wake.wait(timeout=max(timeout, 0.01))
-            self._wake.clear()
 
     def _pass(self) -> float:
         settings = self.settings
@@ -142,14 +104,6 @@ class NotifyWorker:
         given_up = writer.run_sync(lambda c: outbox.expire(c, now, max_age, hours))
         if given_up:
             log.warning("notifications: gave up on %d row(s) after %g h", given_up, hours)
-
-    def _count_pass(self, *, quiet: bool) -> None:
-        self.passes += 1
-        if quiet:
-            self.last_quiet_pass = self.passes
-        log.debug("notifications: pass %d done%s", self.passes, ", quiet" if quiet else "")
-
-    # ---- one target's due rows ----------------------------------------------------------
 
     def _plan(
         self, rows: list[Any], budget: int

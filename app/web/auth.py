@@ -98,7 +98,9 @@ class Credentials:
     def fingerprint(self) -> str:
         """Bound into each session: a new password ends every session signed in with the old.
 
-        Keyed with the session secret, because the session cookie is signed, not encrypted.
+        Keyed with the session secret, because the session cookie is signed, not encrypted; so
+        a new secret (sign-out, a new password) changes it too, and a session read before the
+        change is refused even if its answer went out signed with the new secret.
         """
         material = (self.password_hash or "").encode()
         if self._environment_password is not None:

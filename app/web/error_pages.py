@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from app.deliveries import NotInQuarantine
 from app.notify.views import UnknownTarget
 from app.web.context import web
 from app.web.errors import BadParameter, NotFound
+from app.web.safe import SafeJSONResponse
 from app.web.security import HEADERS
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if status == 404 and message == "Not Found":  # the router's own: no route matched
         message = "There is no page at this address."
     if _wants_json(request):
-        return JSONResponse({"status": "error", "error": message}, status, headers=exc.headers)
+        return SafeJSONResponse({"status": "error", "error": message}, status, headers=exc.headers)
     context = {"title": TITLES.get(status, "Something went wrong"), "message": message}
     return await web(request).render_async(
         request, "error.html", context, status=status, headers=exc.headers
@@ -68,7 +69,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
     # Runs outside the other middleware, so it adds the security headers itself.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if _wants_json(request):
-        return JSONResponse({"status": "error", "error": "internal error"}, 500, headers=HEADERS)
+        answer = {"status": "error", "error": "internal error"}
+        return SafeJSONResponse(answer, 500, headers=HEADERS)
     try:
         template = web(request).env.get_template("500.html")
         html = template.render(request=request)

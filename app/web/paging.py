@@ -6,7 +6,7 @@ and the last row shown is where the next page starts (its ``Cursor``, or just it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Row
 
+from app.web import params
 from app.web.errors import BadParameter
 
 # A row, or a statement, of any columns (SQLAlchemy types rows by their column types).
@@ -33,15 +34,14 @@ class Cursor:
         return f"{self.when.isoformat()}~{self.id}"
 
     @classmethod
-    def decode(cls, text: str) -> Cursor:
+    def decode(cls, text: str, name: str = "cursor") -> Cursor:
+        """The cursor a page's parameter ``name`` holds; 400 if not one this server gives out
+        (which is also what a time or id out of range is)."""
         when, sep, ident = text.rpartition("~")
-        try:
-            moment = datetime.fromisoformat(when)
-            if not sep or moment.tzinfo is None:
-                raise ValueError
-            return cls(moment, int(ident))
-        except ValueError:
-            raise BadParameter("cursor: not a cursor this server gave out") from None
+        found_when, found_id = params.moment(when), params.number(ident)
+        if not sep or found_when is None or found_id is None:
+            raise BadParameter(f"{name}: not a cursor this server gave out")
+        return cls(found_when, found_id)
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,3 @@ def read_page(
 def by_id(row: AnyRow) -> int:
     """The next page of a list in id order starts after this row's id."""
     return int(row.id)
-
-
-def whole_number(params: Mapping[str, str], name: str) -> int | None:
-    """An optional non-negative integer parameter (``before``, ``after``)."""
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise BadParameter(f"{name}: expected a whole number")
-    return int(value)

@@ -7,11 +7,16 @@ framing by any other page.
 
 from __future__ import annotations
 
+import json
+import math
 import time
+from base64 import b64decode, b64encode
 from collections.abc import Callable
+from typing import Any
 
+from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import MutableHeaders
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.sessions import Session
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +37,7 @@ HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 SESSION_COOKIE = "inbox_session"
-SESSION_MAX_AGE = 14 * 24 * 3600
+EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 class SecurityHeadersMiddleware:
@@ -75,28 +80,32 @@ def is_https(connection: HTTPConnection, settings: Settings) -> bool:
 
 
 class Sessions:
-    """Starlette's signed-cookie sessions, with the Secure flag decided per request.
+    """Signed-cookie sessions that end when idle, with the Secure flag decided per request.
 
-    The secret is loaded from the database at start-up, after this middleware is built, so
-    the two underlying middlewares are made on first use.
+    The cookie is Starlette's (base64 JSON, itsdangerous ``TimestampSigner``), but the secret is
+    read on every request instead of once: sign-out and a new password replace the secret
+    (``store.save_session_secret``), so every cookie signed before, and every copy of one,
+    stops verifying at once, while the answer that replaced it is signed with the new one.
+    The signer's timestamp is when the cookie was last issued; every answer to a live session
+    issues it again, so a cookie older than ``SESSION_IDLE_HOURS`` is one nobody used for that
+    long (to the second). Nothing here reads or writes the database.
     """
 
     def __init__(self, app: ASGIApp, settings: Settings, secret: Callable[[], str]) -> None:
         self.app = app
         self.settings = settings
         self.secret = secret
-        self._plain: SessionMiddleware | None = None
-        self._secure: SessionMiddleware | None = None
+        self.idle_seconds = settings.session_idle_hours * 3600
+        self._signer: tuple[str, TimestampSigner] | None = None
 
-    def _build(self, https_only: bool) -> SessionMiddleware:
-        return SessionMiddleware(
-            self.app,
-            secret_key=self.secret(),
-            session_cookie=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE,
-            same_site="lax",
-            https_only=https_only,
-        )
+    def signer(self) -> TimestampSigner:
+        secret = self.secret()
+        cached = self._signer
+        # Identity, not equality: a rotation assigns a new string, and nothing is compared
+        # with what a request brought.
+        if cached is None or cached[0] is not secret:
+            cached = self._signer = (secret, TimestampSigner(secret))
+        return cached[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The webhook answers a machine and never reads a session: the cookie machinery (and
@@ -104,9 +113,42 @@ class Sessions:
         if scope["type"] != "http" or scope["path"] == "/webhook":
             await self.app(scope, receive, send)
             return
-        if is_https(HTTPConnection(scope), self.settings):
-            self._secure = self._secure or self._build(True)
-            await self._secure(scope, receive, send)
-        else:
-            self._plain = self._plain or self._build(False)
-            await self._plain(scope, receive, send)
+        connection = HTTPConnection(scope)
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        session = scope["session"] = Session(self.load(cookie) if cookie else {})
+        flags = "httponly; samesite=lax"
+        if is_https(connection, self.settings):
+            flags += "; secure"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if session.accessed:
+                    headers.add_vary_header("Cookie")
+                if session:  # issued again on every answer: the idle clock restarts
+                    lifetime = f"Max-Age={math.ceil(self.idle_seconds)}"
+                    headers.append("set-cookie", self.cookie(self.dump(session), lifetime, flags))
+                elif cookie is not None:  # signed out, expired or never valid: forget it
+                    headers.append("set-cookie", self.cookie("null", f"expires={EXPIRED}", flags))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    @staticmethod
+    def cookie(value: str, lifetime: str, flags: str) -> str:
+        return f"{SESSION_COOKIE}={value}; path=/; {lifetime}; {flags}"
+
+    def load(self, cookie: str) -> dict[str, Any]:
+        """The session in ``cookie``; empty when it is forged, from an old secret, or idle."""
+        try:
+            data, issued = self.signer().unsign(cookie, return_timestamp=True)
+            if time.time() - issued.timestamp() > self.idle_seconds:
+                return {}
+            loaded = json.loads(b64decode(data))
+        except (BadSignature, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    def dump(self, session: dict[str, Any]) -> str:
+        data = b64encode(json.dumps(session).encode("utf-8"))
+        return self.signer().sign(data).decode("ascii")

@@ -42,14 +42,27 @@ def remove(connection: Connection, *keys: str) -> None:
     connection.execute(delete(AppSetting).where(col(AppSetting.key).in_(keys)))
 
 
+def new_session_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
 def ensure_session_secret(connection: Connection) -> str:
     """The existing secret, or a new one: a writer job, so two starts cannot race."""
     existing = get(connection, SESSION_SECRET)
     if existing:
         return existing
-    secret = secrets.token_urlsafe(48)
+    secret = new_session_secret()
     put(connection, SESSION_SECRET, secret)
     return secret
+
+
+def save_session_secret(connection: Connection, secret: str) -> None:
+    """Replace the secret that signs session cookies: every session signed with the old one,
+    and every copy of its cookie, ends (sign-out, a new password). It is the session
+    generation: the cookie carries it in its signature, so no request reads the database to
+    check it. Made by the caller, not here, so a writer job run twice stores the same one.
+    """
+    put(connection, SESSION_SECRET, secret)
 
 
 def save_calendar_token(connection: Connection, digest: str) -> None:

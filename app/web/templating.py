@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 
 from app import __version__
 from app.shapes import person_name
+from app.web import safe
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -147,7 +148,9 @@ def make_environment(tz: ZoneInfo) -> Environment:
         undefined=StrictUndefined,  # a typo in a template fails loudly in tests
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=safe.shown,  # every shown value encodable, whatever a delivery carried
     )
+    env.policies["json.dumps_function"] = safe.dumps  # |tojson of any stored value, any depth
     clock = Clock(tz)
     version = _static_version()
     env.filters.update(

@@ -8,14 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.web.context import web
 from app.web.errors import NotFound
 from app.web.paging import AnyRow
+from app.web.params import path_id
 from app.web.queries import leads
 from app.web.queries.lead_filter import LeadFilter
+from app.web.safe import SafeJSONResponse
 
 MAX_LIMIT = 200
 
@@ -53,7 +55,7 @@ def list_leads(request: Request) -> Response:
         found = leads.with_chatbot(connection, ids)
         new_count = leads.count_new(connection)
     items = [lead_json(found[i], found[i].chatbot_name) for i in ids if i in found]
-    return JSONResponse(
+    return SafeJSONResponse(
         {
             "leads": items,
             "next_cursor": page.next.encode() if page.next else None,
@@ -65,7 +67,7 @@ def list_leads(request: Request) -> Response:
 def get_lead(request: Request) -> Response:
     app = web(request)
     with app.db.read() as connection:
-        found = leads.detail(connection, int(request.path_params["lead_id"]))
+        found = leads.detail(connection, path_id(request, "lead_id"))
     if found is None:
         raise NotFound("no such lead")
     body = lead_json(found.lead, found.chatbot_name)
@@ -83,10 +85,10 @@ def get_lead(request: Request) -> Response:
         }
         for t in found.transcripts
     ]
-    return JSONResponse(body)
+    return SafeJSONResponse(body)
 
 
 ROUTES = [
     Route("/api/leads", list_leads, methods=["GET"]),
-    Route("/api/leads/{lead_id:int}", get_lead, methods=["GET"]),
+    Route("/api/leads/{lead_id:id}", get_lead, methods=["GET"]),
 ]

@@ -10,7 +10,8 @@ from starlette.routing import Route
 
 from app.web.context import web
 from app.web.errors import NotFound
-from app.web.paging import Cursor, Page, whole_number
+from app.web.paging import Cursor, Page
+from app.web.params import path_id, whole_number
 from app.web.queries import conversations, leads, search
 
 
@@ -28,7 +29,7 @@ def list_page(request: Request) -> Response:
             results: Page[Any] = conversations.search_messages(connection, q, chatbot, after_id)
             windows: Page[Any] = Page([], None)
         else:
-            cursor = Cursor.decode(before) if before else None
+            cursor = Cursor.decode(before, "before") if before else None
             windows = conversations.windows(connection, chatbot, cursor)
             results = Page([], None)
     next_before = windows.next or results.next
@@ -47,7 +48,7 @@ def list_page(request: Request) -> Response:
 
 def window_page(request: Request) -> Response:
     app = web(request)
-    window_id = int(request.path_params["window_id"])
+    window_id = path_id(request, "window_id")
     after = whole_number(request.query_params, "after")
     with app.db.read() as connection:
         found = conversations.window(connection, window_id, after)
@@ -65,7 +66,7 @@ def window_page(request: Request) -> Response:
 
 def session_page(request: Request) -> Response:
     app = web(request)
-    conversation_id = int(request.path_params["conversation_id"])
+    conversation_id = path_id(request, "conversation_id")
     with app.db.read() as connection:
         found = conversations.session(connection, conversation_id)
     if found is None:
@@ -76,6 +77,6 @@ def session_page(request: Request) -> Response:
 
 ROUTES = [
     Route("/conversations", list_page, methods=["GET"]),
-    Route("/conversations/{window_id:int}", window_page, methods=["GET"]),
-    Route("/sessions/{conversation_id:int}", session_page, methods=["GET"]),
+    Route("/conversations/{window_id:id}", window_page, methods=["GET"]),
+    Route("/sessions/{conversation_id:id}", session_page, methods=["GET"]),
 ]

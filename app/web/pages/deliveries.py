@@ -12,7 +12,7 @@ from app.deliveries import accept_from_quarantine, discard_from_quarantine, mark
 from app.models import Outcome
 from app.web.context import flash, redirect, web
 from app.web.errors import BadParameter, NotFound
-from app.web.paging import whole_number
+from app.web.params import path_id, whole_number
 from app.web.queries import deliveries
 from app.web.queries.deliveries import VIEWS
 
@@ -56,7 +56,7 @@ def pretty_body(body: bytes, total_size: int) -> tuple[str, bool]:
 
 def detail_page(request: Request) -> Response:
     app = web(request)
-    delivery_id = int(request.path_params["delivery_id"])
+    delivery_id = path_id(request, "delivery_id")
     with app.db.read() as connection:
         found = deliveries.detail(connection, delivery_id, SHOWN_BODY_BYTES)
     if found is None:
@@ -78,7 +78,7 @@ def detail_page(request: Request) -> Response:
 def raw_body(request: Request) -> Response:
     """The stored bytes as a download: never rendered by the browser (nosniff, attachment)."""
     app = web(request)
-    delivery_id = int(request.path_params["delivery_id"])
+    delivery_id = path_id(request, "delivery_id")
     with app.db.read() as connection:
         body = deliveries.stored_body(connection, delivery_id)
     if body is None:
@@ -92,7 +92,7 @@ def raw_body(request: Request) -> Response:
 
 async def reprocess(request: Request) -> Response:
     app = web(request)
-    delivery_id = int(request.path_params["delivery_id"])
+    delivery_id = path_id(request, "delivery_id")
     await app.db.writer.run(lambda c: mark_for_reprocessing(c, [delivery_id]))
     app.wake_processor()
     flash(request, f"Delivery {delivery_id} is queued to be processed again.")
@@ -102,7 +102,7 @@ async def reprocess(request: Request) -> Response:
 async def accept(request: Request) -> Response:
     """Raises ``NotInQuarantine`` (answered 404) if another click took it first."""
     app = web(request)
-    delivery_id = int(request.path_params["delivery_id"])
+    delivery_id = path_id(request, "delivery_id")
     stored = await app.db.writer.run(lambda c: accept_from_quarantine(c, delivery_id))
     if stored.pending:  # a large body: the background processor takes it from here
         app.wake_processor()
@@ -113,7 +113,7 @@ async def accept(request: Request) -> Response:
 
 async def discard(request: Request) -> Response:
     app = web(request)
-    delivery_id = int(request.path_params["delivery_id"])
+    delivery_id = path_id(request, "delivery_id")
     await app.db.writer.run(lambda c: discard_from_quarantine(c, delivery_id))
     flash(request, f"Delivery {delivery_id} discarded.")
     return redirect("/deliveries?view=quarantine")
@@ -121,9 +121,9 @@ async def discard(request: Request) -> Response:
 
 ROUTES = [
     Route("/deliveries", list_page, methods=["GET"]),
-    Route("/deliveries/{delivery_id:int}", detail_page, methods=["GET"]),
-    Route("/deliveries/{delivery_id:int}/raw", raw_body, methods=["GET"]),
-    Route("/deliveries/{delivery_id:int}/reprocess", reprocess, methods=["POST"]),
-    Route("/deliveries/{delivery_id:int}/accept", accept, methods=["POST"]),
-    Route("/deliveries/{delivery_id:int}/discard", discard, methods=["POST"]),
+    Route("/deliveries/{delivery_id:id}", detail_page, methods=["GET"]),
+    Route("/deliveries/{delivery_id:id}/raw", raw_body, methods=["GET"]),
+    Route("/deliveries/{delivery_id:id}/reprocess", reprocess, methods=["POST"]),
+    Route("/deliveries/{delivery_id:id}/accept", accept, methods=["POST"]),
+    Route("/deliveries/{delivery_id:id}/discard", discard, methods=["POST"]),
 ]

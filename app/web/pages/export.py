@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from app.web import safe
 from app.web.context import web
 from app.web.paging import AnyRow
 from app.web.queries import leads
@@ -44,7 +45,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else safe.text(str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

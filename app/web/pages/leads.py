@@ -14,7 +14,8 @@ from starlette.routing import Route
 from app.models import LEAD_STATUSES
 from app.web.context import flash, redirect, safe_next, web
 from app.web.errors import BadParameter, NotFound
-from app.web.queries import leads, search
+from app.web.params import path_id
+from app.web.queries import forwarding, leads, search
 from app.web.queries.lead_filter import STATUS_CHOICES, TYPES, LeadFilter
 
 MAX_NOTE_CHARS = 10_000
@@ -50,12 +51,14 @@ def inbox(request: Request) -> Response:
 
 def lead_page(request: Request) -> Response:
     app = web(request)
-    lead_id = int(request.path_params["lead_id"])
+    lead_id = path_id(request, "lead_id")
     with app.db.read() as connection:
         found = leads.detail(connection, lead_id)
+        forwards = forwarding.for_lead(connection, lead_id)
     if found is None:
         raise NotFound("No such lead.")
     context = {
+        "forwards": forwards,
         "item": found,
         "lead": found.lead,
         "labels": STATUS_LABELS,
@@ -74,7 +77,7 @@ def _push_time_local(tz: ZoneInfo) -> str:
 
 async def set_status(request: Request) -> Response:
     app = web(request)
-    lead_id = int(request.path_params["lead_id"])
+    lead_id = path_id(request, "lead_id")
     form = await request.form()
     status = str(form.get("status", ""))
     if status not in LEAD_STATUSES:
@@ -87,7 +90,7 @@ async def set_status(request: Request) -> Response:
 
 async def add_note(request: Request) -> Response:
     app = web(request)
-    lead_id = int(request.path_params["lead_id"])
+    lead_id = path_id(request, "lead_id")
     form = await request.form()
     body = str(form.get("body", "")).strip()
     if not body:
@@ -103,7 +106,7 @@ async def add_note(request: Request) -> Response:
 
 ROUTES = [
     Route("/", inbox, methods=["GET"]),
-    Route("/leads/{lead_id:int}", lead_page, methods=["GET"]),
-    Route("/leads/{lead_id:int}/status", set_status, methods=["POST"]),
-    Route("/leads/{lead_id:int}/notes", add_note, methods=["POST"]),
+    Route("/leads/{lead_id:id}", lead_page, methods=["GET"]),
+    Route("/leads/{lead_id:id}/status", set_status, methods=["POST"]),
+    Route("/leads/{lead_id:id}/notes", add_note, methods=["POST"]),
 ]

@@ -27,6 +27,25 @@ def _sign_in(request: Request, app: Web, user: str) -> None:
     request.session.update(user=user, fp=app.credentials.fingerprint())
 
 
+async def _end_every_session(app: Web, password_hash: str | None = None) -> None:
+    """A new session secret (with the new password, in the same transaction): every cookie
+    signed before, wherever it was copied to, stops working. The fingerprint in each session is
+    keyed with the secret too, so a request in flight that outlives the change cannot carry a
+    signed-in session over into a cookie signed with the new secret.
+    """
+    secret = store.new_session_secret()
+
+    def save(connection: Connection) -> None:
+        if password_hash is not None:
+            store.put(connection, store.ADMIN_PASSWORD_HASH, password_hash)
+        store.save_session_secret(connection, secret)
+
+    await app.db.writer.run(save)
+    if password_hash is not None:
+        app.credentials.use_stored_hash(password_hash)
+    app.credentials.session_secret = secret
+
+
 def _too_many(request: Request, app: Web, wait: int, page: str) -> Response:
     context = {
         "error": f"Too many failed attempts. Try again in {wait} seconds.",
@@ -76,7 +95,17 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Ends every session, not only this browser's: a copy of the cookie (a shared computer, a
+    stolen backup) must not outlive the sign-out. Only a password session does this; the route
+    is behind the sign-in wall and CSRF, so a stranger cannot sign the owner out or cause a write.
+    """
+    app = web(request)
+    signed_in = bool(request.session.get("user"))
     request.session.clear()
+    if signed_in:
+        await _end_every_session(app)
+        log.info("signed out: every session ended")
+        flash(request, "Signed out, on every device.")
     return redirect("/login")
 
 
@@ -147,9 +176,10 @@ async def change_password(request: Request) -> Response:
         )
     else:
         hashed = await run_in_threadpool(hash_password, new)
-        await app.db.writer.run(lambda c: store.put(c, store.ADMIN_PASSWORD_HASH, hashed))
-        app.credentials.use_stored_hash(hashed)
-        _sign_in(request, app, app.credentials.username)  # other sessions end here
+        await _end_every_session(app, hashed)
+        # Every other session ended with the old secret; this browser gets a new one, signed
+        # with the new secret, so whoever changed the password stays signed in.
+        _sign_in(request, app, app.credentials.username)
         flash(request, "Password changed. Every other session is signed out.")
     return redirect("/status#account")
 

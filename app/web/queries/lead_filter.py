@@ -12,6 +12,7 @@ from typing import Any
 from app.models import LEAD_STATUSES
 from app.web.errors import BadParameter
 from app.web.paging import Cursor
+from app.web.params import day, whole_number
 
 TYPES = ("lead", "appointment", "other")
 STATUS_CHOICES = ("active", *LEAD_STATUSES, "all")  # "active": everything not archived
@@ -43,11 +44,11 @@ class LeadFilter:
             type=kind,
             status=status,
             chatbot=params.get("chatbot", "").strip()[:200],
-            since=_date(params, "since"),
-            until=_date(params, "until"),
+            since=day(params, "since"),
+            until=day(params, "until"),
             q=params.get("q", "").strip()[:200],
             cursor=Cursor.decode(cursor_text) if cursor_text else None,
-            limit=_limit(params.get("limit", ""), max_limit),
+            limit=whole_number(params, "limit", low=1, high=max_limit) or min(PAGE_SIZE, max_limit),
         )
 
     def query_args(self, **changes: Any) -> dict[str, str]:
@@ -69,21 +70,3 @@ class LeadFilter:
         return bool(self.type or self.status != "active" or self.chatbot or self.q) or bool(
             self.since or self.until
         )
-
-
-def _date(params: Mapping[str, str], name: str) -> date | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadParameter(f"{name}: expected a date as YYYY-MM-DD") from None
-
-
-def _limit(value: str, maximum: int) -> int:
-    if not value.strip():
-        return min(PAGE_SIZE, maximum)
-    if not value.strip().isdigit() or not 1 <= int(value) <= maximum:
-        raise BadParameter(f"limit: expected a whole number from 1 to {maximum}")
-    return int(value)

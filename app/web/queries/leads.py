@@ -318,7 +318,10 @@ def messages(connection: Connection, conversation_id: int) -> list[AnyRow]:
 
 
 def set_status(connection: Connection, lead_id: int, status: str) -> bool:
-    result = connection.execute(update(Lead).where(col(Lead.id) == lead_id).values(status=status))
+    values: dict[str, Any] = {"status": status}
+    if status in ("contacted", "done"):  # the first time only: Insights' time to contact
+        values["contacted_at"] = func.coalesce(col(Lead.contacted_at), utcnow())
+    result = connection.execute(update(Lead).where(col(Lead.id) == lead_id).values(**values))
     return bool(result.rowcount)
 
 

@@ -1,59 +1,23 @@
-"""The tables. Every timestamp is stored as naive UTC and comes back timezone-aware (UTC).
-
-Vendor times are kept twice: the string exactly as sent (part of the deduplication keys, so a
-replay matches byte for byte) and parsed into UTC for sorting and display.
-"""
+"""The receiver's tables: deliveries and their bodies, chatbots, leads, notes, chat logs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Index,
     LargeBinary,
-    Table,
     Text,
     UniqueConstraint,
     func,
-    inspect,
     select,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel, col
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC; returns aware UTC, so no caller ever mixes the two."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def table_of(model: type[SQLModel]) -> Table:
-    """A table model's Core ``Table``: SQLModel sets ``__table__`` but does not declare it."""
-    table = inspect(model).local_table
-    if not isinstance(table, Table):
-        raise TypeError(f"{model.__name__} is not a table model")
-    return table
+from app.models.types import UTCDateTime
 
 
 class Outcome:
@@ -154,6 +118,8 @@ class Lead(SQLModel, table=True):
     status: str = Field(default="new", index=True)
     received_at: datetime = Field(sa_type=UTCDateTime)
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
+    # First time a person moved it on from "new" (migration insights_0001): Insights' median.
+    contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class Note(SQLModel, table=True):
@@ -164,7 +130,9 @@ class Note(SQLModel, table=True):
 
 
 class ChatWindow(SQLModel, table=True):
-    """One chatbot's chat log for one period, as pushed daily; a redelivery replaces it."""
+    """One chatbot's chat log for one period, as pushed daily; a later push for the same period
+    merges into it (its conversations replace those with the same SessionID, see
+    ``app.ingest.chatlog``)."""
 
     __tablename__ = "chat_window"
     __table_args__ = (
@@ -187,10 +155,15 @@ class ChatWindow(SQLModel, table=True):
 
 
 class Conversation(SQLModel, table=True):
-    __table_args__ = (Index("ix_conversation_serial_session", "serial_number", "session_id"),)
+    __table_args__ = (
+        Index("ix_conversation_serial_session", "serial_number", "session_id"),
+        # A push merging into its window replaces conversations by SessionID (migration
+        # chatlog_0001); its prefix serves every lookup by window.
+        Index("ix_conversation_window_session", "window_id", "session_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    window_id: int = Field(foreign_key="chat_window.id", ondelete="CASCADE", index=True)
+    window_id: int = Field(foreign_key="chat_window.id", ondelete="CASCADE")
     serial_number: str
     session_id: int = Field(sa_type=BigInteger)
     create_time_raw: str = ""
@@ -198,6 +171,10 @@ class Conversation(SQLModel, table=True):
     uri: str = ""
     extra: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     message_count: int = 0
+    # The delivery (push) it came from, so that a push processed late never overwrites a later
+    # one (migration chatlog_0001). No foreign key: only its order matters, and deleting a
+    # delivery should not have to look through every conversation.
+    delivery_id: int | None = None
 
 
 class Message(SQLModel, table=True):
@@ -207,95 +184,3 @@ class Message(SQLModel, table=True):
     type: str
     content: str = Field(default="", sa_type=Text)
     extra: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
-
-
-# ---- notifications (migration notify_0001) ----------------------------------------------
-
-
-class RowStatus:
-    PENDING = "pending"  # waiting for its first attempt or its next retry
-    SENT = "sent"  # the target accepted a notification for exactly this record
-    SUMMARISED = "summarised"  # the target accepted a summary that covered this record
-    FAILED = "failed"  # given up after NOTIFY_RETRY_MAX_HOURS; "retry now" revives it
-
-
-class NotifyTarget(SQLModel, table=True):
-    """Every target the outbox can point at, with its delivery health.
-
-    Targets from APPRISE_URLS/APPRISE_CONFIG get a row too (``url`` stays empty: the secret lives
-    in the environment), so outbox rows can reference them and their status can be shown.
-    """
-
-    __tablename__ = "notify_target"
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True)  # "db:<hex>", or "cfg:<sha256 of the normalised URL>"
-    source: str
-    name: str = ""
-    url: str | None = Field(default=None, sa_type=Text)  # DB targets only; holds secrets
-    url_masked: str = Field(default="", sa_type=Text)
-    service: str = ""
-    notify_lead: bool = True
-    notify_appointment: bool = True
-    notify_chatlog: bool = False
-    enabled: bool = True
-    present: bool = True  # False once a configured target left APPRISE_URLS/APPRISE_CONFIG
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-    failing_streak: int = 0
-    last_error: str | None = Field(default=None, sa_type=Text)
-    last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # backoff after failures
-
-
-class NotifyOutbox(SQLModel, table=True):
-    """One row per (record, target); the unique keys are what makes delivery exactly-once."""
-
-    __tablename__ = "notify_outbox"
-    __table_args__ = (
-        UniqueConstraint("target_key", "lead_id", name="uq_notify_outbox_lead"),
-        UniqueConstraint("target_key", "delivery_id", name="uq_notify_outbox_delivery"),
-        Index("ix_notify_outbox_due", "status", "next_attempt_at"),
-        Index("ix_notify_outbox_target_status", "target_key", "status"),
-        Index("ix_notify_outbox_lead_id", "lead_id"),
-        Index("ix_notify_outbox_delivery_id", "delivery_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    target_key: str = Field(foreign_key="notify_target.key", ondelete="CASCADE")
-    kind: str  # lead, appointment, chatlog
-    lead_id: int | None = Field(default=None, foreign_key="lead.id", ondelete="CASCADE")
-    delivery_id: int | None = Field(
-        default=None, foreign_key="delivery.id", ondelete="CASCADE"
-    )  # chat-log summaries: one per processed chat-log push
-    status: str = RowStatus.PENDING
-    attempts: int = 0
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
-    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # set by "retry now"
-    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_error: str | None = Field(default=None, sa_type=Text)
-
-
-class NotifyTemplate(SQLModel, table=True):
-    """A title or body template overridden in the web UI (wins over files and defaults)."""
-
-    __tablename__ = "notify_template"
-
-    kind: str = Field(primary_key=True)  # lead, appointment, chatlog, summary
-    part: str = Field(primary_key=True)  # title, body
-    text: str = Field(sa_type=Text)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-
-
-# ---- web UI (migration web_0001) ---------------------------------------------------------
-
-
-class AppSetting(SQLModel, table=True):
-    __tablename__ = "app_setting"
-
-    key: str = Field(primary_key=True)
-    value: str = Field(sa_type=Text)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
