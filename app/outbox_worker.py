@@ -14,8 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, func, literal, or_, update
+from sqlmodel import col
 
 from app.db import Database
+from app.models import ForwardOutbox, NotifyOutbox, RowStatus, utc_literal
 
 ERROR_PAUSE_SECONDS = 5.0
 
@@ -90,3 +95,32 @@ class OutboxWorker:
         if quiet:
             self.last_quiet_pass = self.passes
         self.log.debug("%s: pass %d done%s", self.label, self.passes, ", quiet" if quiet else "")
+
+
+def expire(
+    connection: Connection,
+    table: type[NotifyOutbox] | type[ForwardOutbox],
+    now: datetime,
+    max_age: timedelta,
+    hours: float,
+) -> int:
+    """Give up on an outbox's rows past its retry window (or past a "retry now" deadline)."""
+    statement = (
+        update(table)
+        .where(
+            col(table.status) == RowStatus.PENDING,
+            or_(
+                and_(
+                    col(table.expires_at).is_(None),
+                    col(table.created_at) < utc_literal(now - max_age),
+                ),
+                col(table.expires_at) <= utc_literal(now),
+            ),
+        )
+        .values(
+            status=RowStatus.FAILED,
+            last_error=literal(f"gave up after {hours:g} h: ")
+            + func.coalesce(col(table.last_error), "never attempted"),
+        )
+    )
+    return connection.execute(statement).rowcount or 0

@@ -40,6 +40,7 @@ from app.models import (
     RowStatus,
     UTCDateTime,
     table_of,
+    utc_literal,
 )
 from app.statements import Prepared, upsert_insert
 
@@ -60,10 +61,6 @@ def webhook_id(message_id: str, replays: int) -> str:
 
 def max_age(settings: Settings) -> timedelta:
     return timedelta(hours=settings.forward_retry_max_hours)
-
-
-def _at(moment: datetime) -> Any:
-    return literal(moment, type_=UTCDateTime())
 
 
 # ---- enqueue: in the transaction that stores the record ------------------------------------
@@ -128,8 +125,8 @@ def enqueue_window(connection: Connection, window_id: int, now: datetime) -> Non
         literal(0),
         literal(RowStatus.PENDING),
         literal(0),
-        _at(now),
-        func.coalesce(col(ForwardDestination.retry_at), _at(now)),
+        utc_literal(now),
+        func.coalesce(col(ForwardDestination.retry_at), utc_literal(now)),
     ).where(
         col(ForwardDestination.enabled),
         col(ForwardDestination.present),
@@ -154,7 +151,7 @@ def due_rows(connection: Connection, now: datetime, keys: Iterable[str]) -> dict
         select(ForwardOutbox)
         .where(
             col(ForwardOutbox.status) == RowStatus.PENDING,
-            col(ForwardOutbox.next_attempt_at) <= _at(now),
+            col(ForwardOutbox.next_attempt_at) <= utc_literal(now),
             col(ForwardOutbox.destination_key).in_(keys),
         )
         .order_by(col(ForwardOutbox.id))
@@ -174,7 +171,7 @@ def next_due(connection: Connection, keys: Iterable[str], *, after: datetime) ->
         select(func.min(col(ForwardOutbox.next_attempt_at))).where(
             col(ForwardOutbox.status) == RowStatus.PENDING,
             col(ForwardOutbox.destination_key).in_(keys),
-            col(ForwardOutbox.next_attempt_at) > _at(after),
+            col(ForwardOutbox.next_attempt_at) > utc_literal(after),
         )
     ).scalar()
 
@@ -256,7 +253,7 @@ def record_failure(
         .where(
             col(ForwardOutbox.destination_key) == key,
             col(ForwardOutbox.status) == RowStatus.PENDING,
-            col(ForwardOutbox.next_attempt_at) < _at(retry_at),
+            col(ForwardOutbox.next_attempt_at) < utc_literal(retry_at),
         )
         .values(next_attempt_at=retry_at)
     )

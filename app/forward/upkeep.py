@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, literal, or_, select, update
+from sqlalchemy import Connection, case, delete, func, literal, select, update
 from sqlmodel import col
 
 from app.db import after_commit
@@ -23,40 +23,12 @@ from app.models import (
     ForwardOutbox,
     Lead,
     RowStatus,
-    UTCDateTime,
     table_of,
+    utc_literal,
 )
 from app.statements import upsert_insert
 
 _OUTBOX = table_of(ForwardOutbox)
-
-
-def _at(moment: datetime) -> Any:
-    return literal(moment, type_=UTCDateTime())
-
-
-def expire(connection: Connection, now: datetime, max_age: timedelta, hours: float) -> int:
-    """Give up on rows past the retry window (FORWARD_RETRY_MAX_HOURS)."""
-    prefix = f"gave up after {hours:g} h: "
-    statement = (
-        update(ForwardOutbox)
-        .where(
-            col(ForwardOutbox.status) == RowStatus.PENDING,
-            or_(
-                and_(
-                    col(ForwardOutbox.expires_at).is_(None),
-                    col(ForwardOutbox.created_at) < _at(now - max_age),
-                ),
-                col(ForwardOutbox.expires_at) <= _at(now),
-            ),
-        )
-        .values(
-            status=RowStatus.FAILED,
-            last_error=literal(prefix)
-            + func.coalesce(col(ForwardOutbox.last_error), "never attempted"),
-        )
-    )
-    return connection.execute(statement).rowcount or 0
 
 
 def prune_attempts(connection: Connection, keep: int = ATTEMPTS_KEPT) -> None:
@@ -133,11 +105,11 @@ def replay(
         leads = leads.where(col(Lead.id) == lead_id)
         windows = windows.where(literal(False))
     if since is not None:
-        leads = leads.where(col(Lead.received_at) >= _at(since))
-        windows = windows.where(col(ChatWindow.received_at) >= _at(since))
+        leads = leads.where(col(Lead.received_at) >= utc_literal(since))
+        windows = windows.where(col(ChatWindow.received_at) >= utc_literal(since))
     if until is not None:
-        leads = leads.where(col(Lead.received_at) < _at(until))
-        windows = windows.where(col(ChatWindow.received_at) < _at(until))
+        leads = leads.where(col(Lead.received_at) < utc_literal(until))
+        windows = windows.where(col(ChatWindow.received_at) < utc_literal(until))
     found_leads = connection.execute(leads.order_by(col(Lead.id))).all()
     found_windows = connection.execute(windows.order_by(col(ChatWindow.id))).all()
     lead_rows, window_rows = [], []

@@ -22,8 +22,8 @@ from app.forward.destinations import Destination, EnvDestinations, current
 from app.forward.payload import RecordGone, lead_body, window_body
 from app.forward.signing import signed_headers
 from app.forward.transport import Answer, post
-from app.models import utcnow
-from app.outbox_worker import ERROR_PAUSE_SECONDS, OutboxWorker
+from app.models import ForwardOutbox, utcnow
+from app.outbox_worker import ERROR_PAUSE_SECONDS, OutboxWorker, expire
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class ForwardWorker(OutboxWorker):
 
     def _poll(self, now: datetime) -> None:
         max_age, hours = outbox.max_age(self.settings), self.settings.forward_retry_max_hours
-        given_up = self.db.writer.run_sync(lambda c: upkeep.expire(c, now, max_age, hours))
+        given_up = self.db.writer.run_sync(lambda c: expire(c, ForwardOutbox, now, max_age, hours))
         if given_up:
             log.warning("forwarding: gave up on %d record(s) after %g h", given_up, hours)
         self.db.writer.run_sync(upkeep.prune_attempts)

@@ -43,6 +43,7 @@ from app.models.records import (
 from app.models.types import (
     UTCDateTime,
     table_of,
+    utc_literal,
     utcnow,
 )
 
@@ -71,5 +72,6 @@ __all__ = [
     "RowStatus",
     "UTCDateTime",
     "table_of",
+    "utc_literal",
     "utcnow",
 ]

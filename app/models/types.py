@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
     Table,
     inspect,
+    literal,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -41,3 +43,8 @@ def table_of(model: type[SQLModel]) -> Table:
     if not isinstance(table, Table):
         raise TypeError(f"{model.__name__} is not a table model")
     return table
+
+
+def utc_literal(moment: datetime) -> Any:
+    """A time as a bound SQL value, stored the way ``UTCDateTime`` columns store it."""
+    return literal(moment, type_=UTCDateTime())

@@ -18,12 +18,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Select,
-    and_,
     bindparam,
     exists,
     func,
     literal,
-    or_,
     select,
     update,
 )
@@ -42,6 +40,7 @@ from app.models import (
     ProcessStatus,
     RowStatus,
     UTCDateTime,
+    utc_literal,
 )
 from app.notify.kinds import Source, lead_kind
 from app.statements import Prepared, upsert_insert
@@ -57,10 +56,6 @@ def max_age(settings: Settings) -> timedelta:
 
 def _insert(connection: Connection, table: Any) -> Any:
     return upsert_insert(connection.dialect.name, table)
-
-
-def _at(moment: datetime) -> Any:
-    return literal(moment, type_=UTCDateTime())
 
 
 def _enqueue_lead_statement(kind: str) -> Prepared:
@@ -118,8 +113,8 @@ def enqueue_chatlogs(connection: Connection, now: datetime, max_age: timedelta) 
         col(Delivery.id),
         literal(RowStatus.PENDING),
         literal(0),
-        _at(now),
-        func.coalesce(col(NotifyTarget.retry_at), _at(now)),
+        utc_literal(now),
+        func.coalesce(col(NotifyTarget.retry_at), utc_literal(now)),
     ).where(
         col(NotifyTarget.enabled),
         col(NotifyTarget.present),
@@ -129,36 +124,12 @@ def enqueue_chatlogs(connection: Connection, now: datetime, max_age: timedelta) 
         col(Delivery.process_status).in_([ProcessStatus.PROCESSED, ProcessStatus.FAILED]),
         col(Delivery.record_count) > 0,
         col(Delivery.processed_at) >= col(NotifyTarget.created_at),
-        col(Delivery.processed_at) >= _at(now - max_age),
+        col(Delivery.processed_at) >= utc_literal(now - max_age),
         ~already,
     )
     columns = ["target_key", "kind", "delivery_id", "status", "attempts", "created_at"]
     statement = _insert(connection, NotifyOutbox).from_select([*columns, "next_attempt_at"], rows)
     return connection.execute(statement.on_conflict_do_nothing()).rowcount or 0
-
-
-def expire(connection: Connection, now: datetime, max_age: timedelta, hours: float) -> int:
-    """Give up on rows past the retry window (NOTIFY_RETRY_MAX_HOURS)."""
-    prefix = f"gave up after {hours:g} h: "
-    statement = (
-        update(NotifyOutbox)
-        .where(
-            col(NotifyOutbox.status) == RowStatus.PENDING,
-            or_(
-                and_(
-                    col(NotifyOutbox.expires_at).is_(None),
-                    col(NotifyOutbox.created_at) < _at(now - max_age),
-                ),
-                col(NotifyOutbox.expires_at) <= _at(now),
-            ),
-        )
-        .values(
-            status=RowStatus.FAILED,
-            last_error=literal(prefix)
-            + func.coalesce(col(NotifyOutbox.last_error), "never attempted"),
-        )
-    )
-    return connection.execute(statement).rowcount or 0
 
 
 def due_rows(connection: Connection, now: datetime, keys: Iterable[str]) -> dict[str, list[Any]]:
@@ -180,7 +151,7 @@ def due_rows(connection: Connection, now: datetime, keys: Iterable[str]) -> dict
         .outerjoin(Chatbot, col(Chatbot.serial_number) == col(Lead.serial_number))
         .where(
             col(NotifyOutbox.status) == RowStatus.PENDING,
-            col(NotifyOutbox.next_attempt_at) <= _at(now),
+            col(NotifyOutbox.next_attempt_at) <= utc_literal(now),
             col(NotifyOutbox.target_key).in_(keys),
         )
         .order_by(col(NotifyOutbox.id))
@@ -201,7 +172,7 @@ def next_due(connection: Connection, keys: Iterable[str], *, after: datetime) ->
         select(func.min(col(NotifyOutbox.next_attempt_at))).where(
             col(NotifyOutbox.status) == RowStatus.PENDING,
             col(NotifyOutbox.target_key).in_(keys),
-            col(NotifyOutbox.next_attempt_at) > _at(after),
+            col(NotifyOutbox.next_attempt_at) > utc_literal(after),
         )
     ).scalar()
 
@@ -280,7 +251,7 @@ def record_failure(
         .where(
             col(NotifyOutbox.target_key) == key,
             col(NotifyOutbox.status) == RowStatus.PENDING,
-            col(NotifyOutbox.next_attempt_at) < _at(retry_at),
+            col(NotifyOutbox.next_attempt_at) < utc_literal(retry_at),
         )
         # Held back because of this failure, so it is their error too (shown when given up).
         .values(next_attempt_at=retry_at, last_error=error)

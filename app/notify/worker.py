@@ -20,12 +20,12 @@ from typing import Any
 
 from app.config import Settings
 from app.db import Database
-from app.models import RowStatus, utcnow
+from app.models import NotifyOutbox, RowStatus, utcnow
 from app.notify import outbox
 from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
 from app.notify.send import send
 from app.notify.targets import Target, TargetRegistry
-from app.outbox_worker import ERROR_PAUSE_SECONDS, OutboxWorker
+from app.outbox_worker import ERROR_PAUSE_SECONDS, OutboxWorker, expire
 from app.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class NotifyWorker(OutboxWorker):
         max_age, hours = outbox.max_age(self.settings), self.settings.notify_retry_max_hours
         writer = self.db.writer
         writer.run_sync(lambda c: outbox.enqueue_chatlogs(c, now, max_age))
-        given_up = writer.run_sync(lambda c: outbox.expire(c, now, max_age, hours))
+        given_up = writer.run_sync(lambda c: expire(c, NotifyOutbox, now, max_age, hours))
         if given_up:
             log.warning("notifications: gave up on %d row(s) after %g h", given_up, hours)
 
