@@ -5,9 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 if [ ! -f .venv/.installed-app ] || [ pyproject.toml -nt .venv/.installed-app ]; then
-  python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e .
+  # pip's progress and setuptools' warnings go to a file: the terminal keeps the start block.
+  echo "Installing the inbox into .venv (first run only; the details go to .venv/install.log)…"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  if ! {
+    .venv/bin/python -m pip install --upgrade pip &&
+      .venv/bin/python -m pip install -e .
+  } >.venv/install.log 2>&1; then
+    echo "Installing failed; the last lines of .venv/install.log:" >&2
+    tail -n 20 .venv/install.log >&2
+    exit 1
+  fi
   touch .venv/.installed-app
 fi
 if [ -f .env ]; then

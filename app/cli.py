@@ -1,16 +1,19 @@
-"""``python -m app [command]``: serve (the default), send-test, reprocess, quarantine."""
+"""``python -m app [command]``: serve (the default), send-test, reprocess, quarantine,
+recheck-quarantine. Commands that need Sign Keys read them as the server does: from the
+environment, else from those added under Settings (``app.live_settings``)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
-from app import __version__, sender, shapes
+from app import __version__, logs, sender, shapes
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database, WriteJob
 from app.deliveries import (
@@ -21,7 +24,9 @@ from app.deliveries import (
     mark_for_reprocessing,
 )
 from app.ingest.processor import process_stored
+from app.live_settings import LiveSettings
 from app.models import Delivery, Outcome, ProcessStatus
+from app.recheck import recheck
 
 QuarantineAction = Callable[[Connection, int], Stored | None]
 QUARANTINE_ACTIONS: dict[str, QuarantineAction] = {
@@ -37,10 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings)  # LOG_LEVEL, ACCESS_LOG, and no secret in any line
     return int(args.run(settings, args) or 0)
 
 
@@ -54,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send-test", help="post a signed sample, as Hello Client does")
     send.add_argument("kind", choices=("lead", "appointment", "chatlog"))
     send.add_argument("--url", help="webhook URL (default: http://127.0.0.1:PORT/webhook)")
-    send.add_argument("--key", help="Sign Key (default: the first of WEBHOOK_SIGNING_KEY)")
+    send.add_argument(
+        "--key", help="Sign Key (default: the first in force: WEBHOOK_SIGNING_KEY, or Settings)"
+    )
     send.set_defaults(run=send_test)
 
     again = commands.add_parser("reprocess", help="parse stored raw deliveries again")
@@ -66,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("action", choices=("list", "accept", "discard"))
     quarantine.add_argument("ids", nargs="*", type=int)
     quarantine.set_defaults(run=manage_quarantine)
+
+    recheck_parser = commands.add_parser(
+        "recheck-quarantine", help="verify the quarantine again with the Sign Keys in force"
+    )
+    recheck_parser.set_defaults(run=recheck_quarantine)
 
     from app import backup  # stdlib-only at import; kept here so this is one self-contained edit
 
@@ -104,19 +113,35 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         timeout_graceful_shutdown=30,
     )
-    # The container's health check polls /healthz every 30 s: keep it out of the access log.
-    logging.getLogger("uvicorn.access").addFilter(
-        lambda record: '"GET /healthz ' not in record.getMessage()
-    )
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1
 
 
+def in_force(settings: Settings) -> Settings:
+    """The settings the server runs with: the environment's, and what Settings saved."""
+    live = LiveSettings(settings)
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    if settings.is_sqlite and not path.exists():
+        return settings  # no database yet, so nothing saved in the browser (and none made)
+    db = Database(settings)
+    try:
+        live.reload(db)
+    except DBAPIError:
+        pass  # not migrated (yet): nothing saved there either
+    finally:
+        db.engine.dispose()
+    return live.current
+
+
 def send_test(settings: Settings, args: argparse.Namespace) -> int:
-    key = args.key or (settings.signing_keys[0] if settings.signing_keys else None)
+    keys = () if args.key else in_force(settings).signing_keys
+    key = args.key or (keys[0] if keys else None)
     if not key:
-        print("no key: pass --key or set WEBHOOK_SIGNING_KEY", file=sys.stderr)
+        print(
+            "no key: pass --key, set WEBHOOK_SIGNING_KEY, or add the Sign Key under Settings",
+            file=sys.stderr,
+        )
         return 2
     url = args.url or sender.loopback_webhook_url(settings)
     answer = sender.send_signed(url, key, shapes.sample(args.kind))
@@ -203,3 +228,22 @@ def _judge_quarantined(db: Database, action: str, delivery_ids: list[int]) -> in
         else:
             print(f"delivery {delivery_id}: {action}ed")
     return status
+
+
+def recheck_quarantine(settings: Settings, args: argparse.Namespace) -> int:
+    """As the Settings page does when a key is added: accept what now verifies."""
+    db = _with_database(settings)
+    try:
+        live = LiveSettings(settings)
+        live.reload(db)
+        keys = live.keys_in_force()
+        if not keys:
+            print("no Sign Key in force: set WEBHOOK_SIGNING_KEY or add one under Settings")
+        pending: list[int] = []
+        result = recheck(db, keys, live.current.tolerance_seconds, on_pending=pending.append)
+        for delivery_id in pending:  # large bodies: no server process is asked to parse them
+            process_stored(db, delivery_id)
+        print(f"checked {result.checked}, accepted {result.accepted}")
+        return 0
+    finally:
+        db.close()

@@ -46,8 +46,10 @@ __all__ = [
     "Network",
     "Settings",
     "Variable",
+    "check_combination",
     "documented_names",
     "load_settings",
+    "variables_set",
 ]
 
 
@@ -106,6 +108,15 @@ class Settings(FeatureSettings):
             default="info",
             choices=("debug", "info", "warning", "error"),
             doc="How much the server logs:",
+        )
+    )
+    access_log: str = declared(
+        Choice(
+            name="ACCESS_LOG",
+            default="requests",
+            choices=("off", "errors", "requests", "all"),
+            doc="Which requests the server logs (`requests`: all but static files, "
+            "`/healthz` and the icon; `errors`: answers of 400 and above):",
         )
     )
     signing_keys: tuple[str, ...] = declared(
@@ -258,17 +269,29 @@ def documented_names() -> list[str]:
     return names
 
 
+def variables_set(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The variables the environment sets (non-empty, or a secret's ``_FILE`` twin): these win
+    over values saved under Settings in the browser (``app.live_settings``)."""
+    source = os.environ if environ is None else environ
+    return frozenset(
+        each.name
+        for each in VARIABLES
+        if source.get(each.name, "").strip()
+        or (each.secret and source.get(f"{each.name}_FILE", "").strip())
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     source = os.environ if environ is None else environ
     values = {attribute: each.read(source) for attribute, each in SETTING_VARIABLES.items()}
     if not values["database_url"]:
         values["database_url"] = f"sqlite:///{(values['data_dir'] / 'inbox.db').resolve()}"
     settings = Settings(**values)
-    _check_combination(settings)
+    check_combination(settings)
     return settings
 
 
-def _check_combination(settings: Settings) -> None:
+def check_combination(settings: Settings) -> None:
     """Values fine on their own that make no sense together."""
     if settings.unsigned_events == "accept-from-allowed-ips" and not settings.allowed_networks:
         raise ConfigError(

@@ -10,6 +10,7 @@ import hashlib
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlmodel import col
@@ -21,6 +22,8 @@ from app.models import Delivery, DeliveryBody, Outcome, ProcessStatus, utcnow
 from app.statements import Prepared, inserted_id
 
 REFUSED_BODY_CAP = 4096  # a refused stranger's body is evidence, not data: keep its start
+# The vendor's header is about 80 characters; up to MAX_HEADERS of them are ever read.
+SIGNATURE_HEADERS_CAP = 2048
 REFUSAL_LOG_MAX_ROWS = 10_000
 BODY_PIECE_BYTES = 1024 * 1024
 
@@ -57,6 +60,9 @@ class Attempt:
     # The ``t`` of a well-formed X-Webhook-Signature header, set as soon as the header parses
     # (before the clock and the HMAC are checked); None when it is missing or garbled.
     signature_timestamp: int | None = None
+    # Every X-Webhook-Signature header as received, one a line (None: there was none); kept
+    # with a quarantined delivery so that a Sign Key added later can verify it (app.recheck).
+    signature_headers: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -94,27 +100,7 @@ def store_accepted(
     connection: Connection, attempt: Attempt, verification: Verification, sha256: str
 ) -> Stored:
     now = utcnow()
-    row = {
-        "received_at": attempt.received_at,
-        "client_ip": attempt.client_ip,
-        "status_code": 200,
-        "key_number": verification.key_number,
-        "key_fingerprint": verification.key_fingerprint,
-        "signed_form": verification.form,
-        "signature_timestamp": attempt.signature_timestamp,
-        "content_type": attempt.content_type,
-        "body_size": len(attempt.body),
-        "body_sha256": sha256,
-        "body_truncated": False,
-        "committed_at": now,
-        "record_count": 0,
-        "outcome": Outcome.ACCEPTED,
-        "kind": None,
-        "duplicate_of": None,
-        "body": attempt.body,
-        "process_status": ProcessStatus.PENDING,
-        "processed_at": None,
-    }
+    row = accepted_row(attempt, verification, sha256, now)
     original = _FIND_ACCEPTED.execute(connection, {"sha256": sha256}).fetchone()
     if original is not None:
         # A retry or replay of a body already stored: log the attempt, keep no second copy.
@@ -145,6 +131,33 @@ def store_accepted(
         delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
         process_inline(connection, delivery_id, parsed, now=now)
     return Stored(delivery_id, duplicate=False, pending=False)
+
+
+def accepted_row(
+    attempt: Attempt, verification: Verification, sha256: str, now: datetime
+) -> dict[str, Any]:
+    """An accepted delivery's row as a fresh delivery: still to be processed, not a duplicate."""
+    return {
+        "received_at": attempt.received_at,
+        "client_ip": attempt.client_ip,
+        "status_code": 200,
+        "key_number": verification.key_number,
+        "key_fingerprint": verification.key_fingerprint,
+        "signed_form": verification.form,
+        "signature_timestamp": attempt.signature_timestamp,
+        "content_type": attempt.content_type,
+        "body_size": len(attempt.body),
+        "body_sha256": sha256,
+        "body_truncated": False,
+        "committed_at": now,
+        "record_count": 0,
+        "outcome": Outcome.ACCEPTED,
+        "kind": None,
+        "duplicate_of": None,
+        "body": attempt.body,
+        "process_status": ProcessStatus.PENDING,
+        "processed_at": None,
+    }
 
 
 def _store_large_body(connection: Connection, delivery_id: int, body: bytes | bytearray) -> None:
@@ -204,6 +217,11 @@ def store_refusal(
                 body_size=len(attempt.body),
                 body_sha256=attempt.sha256,
                 body_truncated=len(body) < len(attempt.body),
+                signature_headers=(
+                    attempt.signature_headers[:SIGNATURE_HEADERS_CAP]
+                    if keep_whole and attempt.signature_headers
+                    else None
+                ),
             )
         )
     )
@@ -283,8 +301,22 @@ class NotInQuarantine(LookupError):
     pass
 
 
-def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
-    """An admin vouches for a quarantined delivery: process it as if it had verified."""
+@dataclass(frozen=True)
+class Acceptance:
+    """How a delivery leaves the quarantine: shown as its outcome instead of the refusal."""
+
+    by: str  # "manually", or "Sign Key “label”"
+    verification: Verification | None = None  # None: an admin vouched for it
+
+
+MANUALLY = Acceptance("manually")
+
+
+def accept_from_quarantine(
+    connection: Connection, delivery_id: int, acceptance: Acceptance = MANUALLY
+) -> Stored:
+    """An admin vouches for a quarantined delivery, or a Sign Key added later verifies it:
+    process it as if it had verified on arrival."""
     row = connection.execute(
         select(col(Delivery.body)).where(
             col(Delivery.id) == delivery_id, col(Delivery.outcome) == Outcome.QUARANTINED
@@ -292,13 +324,16 @@ def accept_from_quarantine(connection: Connection, delivery_id: int) -> Stored:
     ).first()
     if row is None:
         raise NotInQuarantine(f"delivery {delivery_id} is not in the quarantine")
-    now = utcnow()
+    now, verified = utcnow(), acceptance.verification
     connection.execute(
         update(Delivery)
         .where(col(Delivery.id) == delivery_id)
         .values(
             outcome=Outcome.ACCEPTED,
-            signed_form=QUARANTINE_ACCEPTED,
+            signed_form=verified.form if verified else QUARANTINE_ACCEPTED,
+            key_number=verified.key_number if verified else None,
+            key_fingerprint=verified.key_fingerprint if verified else None,
+            accepted_by=acceptance.by,
             process_status=ProcessStatus.PENDING,
             committed_at=now,
         )

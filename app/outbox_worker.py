@@ -7,22 +7,31 @@ wait its last pass asked for is over; a small pool sends, one target per thread 
 slow or dead target holds up nothing else. Each pass is counted, and a "quiet" pass (it polled,
 found nothing due and no send under way) is logged at DEBUG: what shows, in tests and to an
 admin, that the worker has looked again since some moment and had nothing (more) to do.
+
+Under a stream of leads every group commit announces new rows, hundreds of times a second; a
+pass per commit made the worker the largest single cost of a lead (its reads competing with the
+webhook and the writer for the GIL: docs/performance.md). So the passes wakes ask for begin at
+least ``PASS_GAP_SECONDS`` apart: the wakes that arrive meanwhile are all covered by the next
+pass, and a lone lead, after a quiet moment, is still looked at at once. Passes on the worker's
+own clock (polls, retry times) neither wait for the gap nor count towards it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, literal, or_, update
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select, update
 from sqlmodel import col
 
 from app.db import Database
 from app.models import ForwardOutbox, NotifyOutbox, RowStatus, utc_literal
 
 ERROR_PAUSE_SECONDS = 5.0
+PASS_GAP_SECONDS = 0.15  # a notification this much later is invisible; a pass per commit is not
 
 
 class OutboxWorker:
@@ -81,14 +90,19 @@ class OutboxWorker:
         raise NotImplementedError
 
     def _loop(self) -> None:
+        woken_at = float("-inf")  # when the last pass a wake asked for began
         while not self._stop.is_set():
             try:
                 timeout = self._pass()
             except Exception:
                 self.log.exception("%s pass failed; trying again shortly", self.label)
                 timeout = ERROR_PAUSE_SECONDS
-            self._wake.wait(timeout=max(timeout, 0.01))
-            self._wake.clear()
+            if self._wake.wait(timeout=max(timeout, 0.01)):
+                rest = woken_at + PASS_GAP_SECONDS - time.monotonic()
+                if rest > 0:
+                    self._stop.wait(rest)  # wakes meanwhile are covered by the pass after it
+                woken_at = time.monotonic()
+            self._wake.clear()  # before the pass: a commit after this wakes the next one
 
     def _count_pass(self, *, quiet: bool) -> None:
         self.passes += 1
@@ -124,3 +138,14 @@ def expire(
         )
     )
     return connection.execute(statement).rowcount or 0
+
+
+def anything_due(
+    connection: Connection, table: type[NotifyOutbox] | type[ForwardOutbox], now: datetime
+) -> bool:
+    """Whether any pending row's time has come: a look into the due index, where reading the
+    due rows reads every pending row (tens of thousands while a target backs off under load)."""
+    due = exists().where(
+        col(table.status) == RowStatus.PENDING, col(table.next_attempt_at) <= utc_literal(now)
+    )
+    return bool(connection.execute(select(due)).scalar())

@@ -60,27 +60,19 @@ class Prepared:
 
     def execute(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         """Run on the connection's current transaction; returns the DBAPI cursor."""
-        dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
-        values = dict(compiled.constants)
-        for name in compiled.required:
-            try:
-                value = params[name]
-            except KeyError:
-                raise KeyError(f"{compiled.sql!r} needs a value for {name!r}") from None
-            process = compiled.processors.get(name)
-            values[name] = value if process is None or value is None else process(value)
-        arguments = values if compiled.order is None else [values[n] for n in compiled.order]
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(compiled.sql, arguments)
-        except dialect.loaded_dbapi.Error as exc:
-            # Wrapped as Connection.execute would: the writer tells storage trouble (disk
-            # full, locked) from a job's own mistake by SQLAlchemy's exception classes.
-            raise DBAPIError.instance(
-                compiled.sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from exc
-        return cursor
+        compiled = self._compiled(connection.dialect)
+        arguments = _arguments(compiled, params)
+        return run_sql(connection, compiled.sql, arguments)
+
+    def execute_many(self, connection: Connection, rows: Iterable[Mapping[str, Any]]) -> Any:
+        """One ``executemany`` for all ``rows`` (a group's leads: one statement, not one per
+        lead); no RETURNING, so an INSERT's ids are given (``allocate_ids``)."""
+        compiled = self._compiled(connection.dialect)
+        arguments = [_arguments(compiled, row) for row in rows]
+        return run_sql(connection, compiled.sql, arguments, many=True)
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        return self._by_dialect.get(dialect.name) or self._compile(dialect)
 
     def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         """The first column of the first row, or None (RETURNING, or a lookup)."""
@@ -113,6 +105,50 @@ class Prepared:
         result = _Compiled(compiled.string, order, constants, frozenset(required), processors)
         self._by_dialect[dialect.name] = result
         return result
+
+
+def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    values = dict(compiled.constants)
+    for name in compiled.required:
+        try:
+            value = params[name]
+        except KeyError:
+            raise KeyError(f"{compiled.sql!r} needs a value for {name!r}") from None
+        process = compiled.processors.get(name)
+        values[name] = value if process is None or value is None else process(value)
+    return values if compiled.order is None else [values[n] for n in compiled.order]
+
+
+def run_sql(connection: Connection, sql: str, arguments: Any, *, many: bool = False) -> Any:
+    """The driver's own statement on the connection's transaction; returns the DBAPI cursor."""
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, arguments)
+    except dialect.loaded_dbapi.Error as exc:
+        # Wrapped as Connection.execute would: the writer tells storage trouble (disk full,
+        # locked) from a job's own mistake by SQLAlchemy's exception classes.
+        raise DBAPIError.instance(
+            sql, arguments, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from exc
+    return cursor
+
+
+def allocate_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """``count`` new primary keys of ``table`` (an integer ``id``), for an ``executemany``
+    INSERT that cannot return them. Inside a writer job only: on SQLite the writer holds the
+    write lock, so max(id) cannot move under it (and, with no AUTOINCREMENT, max + 1 is what
+    SQLite itself would pick); on PostgreSQL they come from the column's own sequence."""
+    if count == 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        sql = f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)"
+        return [row[0] for row in run_sql(connection, sql, (count,)).fetchall()]
+    (top,) = run_sql(connection, f"SELECT coalesce(max(id), 0) FROM {table}", ()).fetchone()
+    return list(range(top + 1, top + 1 + count))
 
 
 # Shared between statements, so that one ``now`` is converted once for all of a lead's rows.

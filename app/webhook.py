@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from app.accept_group import Accepting, store_accepted_group
 from app.bodies import BadRequest, BodyTooLarge, UnsupportedEncoding, is_identity, read_body
 from app.clientip import client_ip, in_networks, parse_ip
 from app.config import Settings
@@ -29,9 +30,9 @@ from app.deliveries import (
     Attempt,
     QuarantineLimits,
     Verification,
-    store_accepted,
     store_refusal,
 )
+from app.live_settings import LiveSettings
 from app.models import utcnow
 from app.ratelimit import RateLimit
 from app.restringify import restringify_into
@@ -63,12 +64,15 @@ def error(status_code: int, message: str) -> JSONResponse:
 class Webhook:
     def __init__(
         self,
-        settings: Settings,
+        live: LiveSettings,
         db: Database,
         on_pending: Callable[[], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings
+        # Keys, allowlist, policy and tolerance may change from the browser: each request reads
+        # ``live.current`` once. The rest is the environment's, fixed for the process.
+        self.live = live
+        settings = live.environment
         self.db = db
         self.on_pending = on_pending
         self.clock = clock
@@ -96,10 +100,13 @@ class Webhook:
             return error(503, "internal error: the delivery was not stored; it will be retried")
 
     async def _handle(self, request: Request) -> Response:
-        settings = self.settings
+        settings = self.live.current
         peer = request.client.host if request.client else None
         ip = client_ip(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
-        attempt = Attempt(utcnow(), ip, request.headers.get("content-type"), b"")
+        signature_headers = "\n".join(request.headers.getlist(HEADER)) or None
+        attempt = Attempt(
+            utcnow(), ip, request.headers.get("content-type"), b"", None, signature_headers
+        )
         allowed = in_networks(parse_ip(ip), settings.allowed_networks)
 
         if settings.allowed_networks and not allowed:
@@ -124,8 +131,8 @@ class Webhook:
             return await self._refuse(
                 attempt,
                 503,
-                "no signing key configured: set WEBHOOK_SIGNING_KEY to the Sign Key shown in "
-                "Hello Client's Webhook tab",
+                "no Sign Key configured: add the Sign Key shown in Hello Client's Webhook tab "
+                "under Settings (or set WEBHOOK_SIGNING_KEY)",
                 quarantine=True,
             )
         try:
@@ -139,15 +146,17 @@ class Webhook:
 
         attempt = replace(attempt, signature_timestamp=int(headers[0].timestamp))
         try:
-            match = await self._verify(headers, attempt.body)
+            match = await self._verify(headers, attempt.body, settings)
         except SignatureError as exc:
             return await self._refuse(attempt, 401, str(exc), quarantine=True)
         return await self._accept(attempt, _verification(match))
 
-    async def _verify(self, headers: tuple[SignatureHeader, ...], body: bytes | bytearray) -> Match:
+    async def _verify(
+        self, headers: tuple[SignatureHeader, ...], body: bytes | bytearray, settings: Settings
+    ) -> Match:
         """Cheapest first (``app.signature``): the clock, the raw bytes, the JavaScript form."""
-        keys = self.settings.signing_keys
-        within = fresh(headers, now=self.clock(), tolerance_seconds=self.settings.tolerance_seconds)
+        keys = settings.signing_keys
+        within = fresh(headers, now=self.clock(), tolerance_seconds=settings.tolerance_seconds)
         match = await self._in_thread_if_large(body, lambda: match_raw(within, keys, body))
         if match is None:
             if len(body) <= THREAD_THRESHOLD:
@@ -166,8 +175,9 @@ class Webhook:
             attempt.body, lambda: hashlib.sha256(attempt.body).hexdigest()
         )
         try:
-            stored = await self.db.writer.run(
-                lambda c: store_accepted(c, attempt, verification, sha256)
+            # An item of a group: the deliveries queued together are stored by one call.
+            stored = await self.db.writer.run_item(
+                store_accepted_group, Accepting(attempt, verification, sha256)
             )
         except StorageUnavailable as exc:
             log.error("delivery from %s not stored: %s; answered 503", attempt.client_ip, exc)
@@ -180,7 +190,7 @@ class Webhook:
         self, attempt: Attempt, status_code: int, reason: str, *, quarantine: bool = False
     ) -> Response:
         log.warning("webhook refused (%d) from %s: %s", status_code, attempt.client_ip, reason)
-        quarantine = quarantine and self.settings.unsigned_events != "reject"
+        quarantine = quarantine and self.live.current.unsigned_events != "reject"
         if quarantine and not self.quarantine_rate.take():
             quarantine = False
             reason += " (quarantine rate limit reached: only logged)"

@@ -9,8 +9,11 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import browsers
 import containers
 import httpx
 import pytest
@@ -226,7 +229,7 @@ def outbox(app: AppProcess, *, settled: int | None = None) -> list[tuple[object,
     ]
 
 
-PUBLIC = {"/webhook", "/healthz", "/login", "/setup"}
+PUBLIC = {"/webhook", "/healthz", "/login", "/setup", "/manifest.webmanifest", "/sw.js"}
 
 
 def every_route(tmp_path: Path) -> Iterator[tuple[str, str]]:
@@ -247,18 +250,41 @@ def every_route(tmp_path: Path) -> Iterator[tuple[str, str]]:
             yield method, path
 
 
+class _Tags(HTMLParser):
+    """Every real start tag, with its real attributes: text inside a quoted attribute value
+    (an escaped `" onerror=` in an aria-label) is a value, not an attribute."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]], str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs, self.get_starttag_text() or ""))
+
+
 def dangerous(html: str) -> list[str]:
     """Markup an attacker could have injected: any of it in our output is a hole."""
+    parser = _Tags()
+    parser.feed(html)
     found = []
-    for tag in re.findall(r"<[a-zA-Z][^>]*>", html):  # real tags: escaped text has no "<"
+    for tag, attrs, text in parser.tags:
         # Our own script files and the charts we draw (an SVG in <img> runs no script): what an
         # attacker could inject would be escaped text, never a tag at all.
-        ours = tag.startswith(('<script src="/static/', '<img src="data:image/svg+xml;base64,'))
-        if re.match(r"<(script|img|iframe|svg\s+onload|b>)", tag, re.IGNORECASE) and not ours:
-            found.append(tag)
-        if re.search(r"\son\w+\s*=", tag) or re.search(r"=\"\s*javascript:", tag, re.I):
-            found.append(tag)
+        ours = text.startswith(('<script src="/static/', '<img src="data:image/svg+xml;base64,'))
+        if tag in ("script", "img", "iframe", "b", "object", "embed") and not ours:
+            found.append(text)
+        for name, value in attrs:
+            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
+                found.append(text)
     return found
+
+
+# ---- headless Chromium (tests/browsers.py): one per test module -----------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from browsers.launched_chromium()
 
 
 # ---- the Docker appliance (tests/containers.py): one engine and one image per session ------

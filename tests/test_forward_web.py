@@ -4,11 +4,15 @@ and the lead page tells where the lead went. Secrets never come back in any page
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from conftest import INBOX_PASSWORD, MakeApp, VendorFor, inbox_client
+from conftest import INBOX_PASSWORD, InboxClient, MakeApp, VendorFor, inbox_client
 from forward_receivers import Receiver, wait_for_quiet_forward_pass
 
 from app import shapes
@@ -22,6 +26,18 @@ FAST = {
     "LOG_LEVEL": "debug",
 }
 SECRET_SHOWN = re.compile(r'<code class="secret">(whsec_[A-Za-z0-9+/=]+)</code>')
+FORMS = ("add", "update", "enabled", "remove", "rotate", "retry", "replay", "test")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def followed(browser: InboxClient, path: str, data: dict[str, str]) -> httpx.Response:
+    """A form post answered with a redirect to this page (post/redirect/get), then the page."""
+    answer = browser.post(path, data)
+    assert answer.status_code == 303, answer.text[:500]
+    assert answer.headers["location"].startswith(PAGE), answer.headers["location"]
+    page = browser.get(answer.headers["location"])
+    assert page.status_code == 200
+    return page
 
 
 @pytest.fixture
@@ -36,7 +52,8 @@ def test_a_destination_added_here_gets_its_own_secret_headers_log_and_lead_block
 ) -> None:
     app = make_app(**FAST)
     browser = inbox_client(app)
-    page = browser.post(
+    page = followed(
+        browser,
         f"{PAGE}/add",
         {
             "url": crm.url("/hook/abcdefghijklmnop?token=sekrit-token"),
@@ -46,7 +63,6 @@ def test_a_destination_added_here_gets_its_own_secret_headers_log_and_lead_block
             "enabled": "1",
         },
     )
-    assert page.status_code == 200
     found = SECRET_SHOWN.search(page.text)
     assert found, page.text[:2000]
     crm.secret = found.group(1)  # the receiver verifies with the secret shown once
@@ -80,10 +96,10 @@ def test_a_destination_added_here_gets_its_own_secret_headers_log_and_lead_block
     assert third.webhook_id != first.webhook_id and third.body == first.body
 
     # A new secret: shown once, used from the next request on.
-    rotated = SECRET_SHOWN.search(browser.post(f"{PAGE}/rotate", {"key": key}).text)
+    rotated = SECRET_SHOWN.search(followed(browser, f"{PAGE}/rotate", {"key": key}).text)
     assert rotated and rotated.group(1) != crm.secret
     crm.secret = rotated.group(1)
-    results = browser.post(f"{PAGE}/test", {"key": key}).text
+    results = followed(browser, f"{PAGE}/test", {"key": key}).text
     assert "HTTP 200" in results
     assert crm.unverified == []
 
@@ -121,7 +137,7 @@ def test_retry_now_and_replay_a_time_range_reach_a_destination_added_later(
     for n in range(3):
         vendor.post({**shapes.sample_lead(), "SessionID": 500 + n})
     browser = inbox_client(app)
-    page = browser.post(f"{PAGE}/add", {"url": crm.url(), "kinds": "lead", "enabled": "1"})
+    page = followed(browser, f"{PAGE}/add", {"url": crm.url(), "kinds": "lead", "enabled": "1"})
     found = SECRET_SHOWN.search(page.text)
     assert found
     crm.secret = found.group(1)
@@ -135,3 +151,110 @@ def test_retry_now_and_replay_a_time_range_reach_a_destination_added_later(
     assert len(crm.attempts) == 3
     answer = browser.post(f"{PAGE}/retry", {"key": key})
     assert answer.status_code == 303
+
+
+def cookie_texts(answer: httpx.Response) -> list[str]:
+    """Every Set-Cookie header as sent, and the session's payload decoded: it is signed, not
+    encrypted, so anyone holding the cookie can read it."""
+    texts = []
+    for header in answer.headers.get_list("set-cookie"):
+        value = header.split(";", 1)[0].split("=", 1)[1]
+        payload = base64.b64decode(value.split(".", 1)[0] + "==")
+        texts += [header, payload.decode("utf-8", errors="replace")]
+    return texts
+
+
+def carried_nowhere(secret: str, *answers: httpx.Response) -> None:
+    """Neither a redirect's Location nor any cookie (decoded too) holds ``secret``."""
+    decoded = [text for answer in answers for text in cookie_texts(answer)]
+    assert any('"csrf"' in text for text in decoded), decoded  # the decoding does read them
+    for answer in answers:
+        assert secret not in answer.headers.get("location", "")
+    assert not [text for text in decoded if secret in text]
+
+
+def test_add_rotate_and_test_redirect_and_show_their_result_once_to_this_session(
+    make_app: MakeApp, crm: Receiver
+) -> None:
+    app = make_app(**FAST)
+    browser, someone_else = inbox_client(app), inbox_client(app)
+    added = browser.post(f"{PAGE}/add", {"url": crm.url(), "name": "CRM", "kinds": "lead"})
+    assert added.status_code == 303 and added.headers["location"] == PAGE
+    assert not SECRET_SHOWN.search(someone_else.get(PAGE).text)  # kept for this session only
+    shown = browser.get(added.headers["location"])
+    found = SECRET_SHOWN.search(shown.text)
+    assert found and "Added CRM." in shown.text
+    crm.secret = found.group(1)
+    carried_nowhere(crm.secret, added, shown)
+    reloaded = browser.get(added.headers["location"])  # a reload is this GET, not the POST
+    assert not SECRET_SHOWN.search(reloaded.text) and 'id="new-secret"' not in reloaded.text
+    assert app.scalar("SELECT count(*) FROM forward_destination") == 1
+
+    key = str(app.scalar("SELECT key FROM forward_destination"))
+    rotated = browser.post(f"{PAGE}/rotate", {"key": key})
+    assert rotated.status_code == 303 and rotated.headers["location"] == PAGE
+    shown = browser.get(rotated.headers["location"])
+    found = SECRET_SHOWN.search(shown.text)
+    assert found and found.group(1) != crm.secret
+    crm.secret = found.group(1)
+    carried_nowhere(crm.secret, rotated, shown)
+    assert not SECRET_SHOWN.search(browser.get(PAGE).text)
+
+    tested = browser.post(f"{PAGE}/test", {"key": key})
+    assert tested.status_code == 303 and tested.headers["location"] == PAGE
+    assert len(crm.attempts) == 1  # sent before the answer: a resend would be here by now
+    results = browser.get(tested.headers["location"]).text
+    assert 'id="test-results"' in results and "HTTP 200" in results
+    assert 'id="test-results"' not in browser.get(tested.headers["location"]).text
+    assert len(crm.attempts) == 1 and crm.unverified == []
+
+
+def test_a_get_of_every_form_address_leads_to_the_page(make_app: MakeApp) -> None:
+    browser = inbox_client(make_app(**FAST))
+    for name in FORMS:
+        answer = browser.get(f"{PAGE}/{name}")
+        assert answer.status_code == 303, name
+        assert answer.headers["location"] == PAGE, name
+    assert browser.get(f"{PAGE}/add", follow_redirects=True).url.path == PAGE
+
+
+def test_a_secret_lost_in_a_restart_is_said_not_shown(make_app: MakeApp, crm: Receiver) -> None:
+    app = make_app(**FAST)
+    browser = inbox_client(app)
+    added = browser.post(f"{PAGE}/add", {"url": crm.url(), "kinds": "lead"})
+    assert added.status_code == 303
+    app.restart()  # between the POST and its redirect: the secret lived in the old process
+    page = browser.get(added.headers["location"]).text
+    assert "can no longer be shown" in page and not SECRET_SHOWN.search(page)
+    assert "can no longer be shown" not in browser.get(PAGE).text
+
+
+def test_reloading_in_chromium_after_add_and_test_posts_nothing_again(
+    make_app: MakeApp, crm: Receiver, browser: Any
+) -> None:
+    app = make_app(**FAST)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{app.url}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", INBOX_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{app.url}{PAGE}")
+    page.fill("#add input[name=url]", crm.url())
+    page.fill("#add input[name=name]", "CRM")
+    page.click("#add button[type=submit]")
+    secret = page.locator("code.secret").inner_text()
+    assert secret.startswith("whsec_") and page.url.endswith(PAGE)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "forwarding-new-secret-390.png"))  # the first screen
+    page.reload()
+    assert page.locator("code.secret").count() == 0
+    assert app.scalar("SELECT count(*) FROM forward_destination") == 1
+
+    crm.secret = secret
+    page.click("#destinations form[action$='/test'] button")
+    assert "HTTP 200" in page.locator("#test-results").inner_text()
+    page.reload()
+    assert page.locator("#test-results").count() == 0
+    assert len(crm.attempts) == 1 and crm.unverified == []
+    context.close()

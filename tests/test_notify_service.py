@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import apprise
 import pytest
 from conftest import JsonSink
 
@@ -19,8 +20,9 @@ from app.config import load_settings
 from app.db import Database
 from app.ingest import records
 from app.models import utcnow
+from app.notify.masking import as_written
 from app.notify.service import NotifyService
-from app.notify.targets import Target, TargetRegistry, secret_parts
+from app.notify.targets import Target, TargetRegistry, target_secrets
 from app.notify.views import TargetError, TemplateInvalid, UnknownTarget
 from app.notify.worker import NotifyWorker
 
@@ -168,9 +170,11 @@ def test_problems_in_the_configuration_are_reported_masked(make_service: MakeSer
 
 def test_secrets_are_scrubbed_from_error_text() -> None:
     url = "tgram://123456789:AAbbCCddEEffGGhh_secret/12315544/"
-    masked = "tgram://1...t/12315544/"
+    plugin = apprise.Apprise.instantiate(url)
+    masked = as_written(url, plugin)
+    assert masked == "tgram://****/12315544/"
     target = Target(
-        "k", "env", "Telegram", masked, "Telegram", frozenset(), secrets=secret_parts(url, masked)
+        "k", "env", "Telegram", masked, "Telegram", frozenset(), secrets=target_secrets(plugin)
     )
     error = target.scrub("Telegram said no to 123456789:AAbbCCddEEffGGhh_secret")
     assert "AAbbCCddEEffGGhh_secret" not in error and "****" in error

@@ -37,6 +37,8 @@ SCRIPT = "<script>alert('xss')</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 MD_LINK = "[click me](javascript:alert(document.cookie))"
 PAYLOAD = f"{SCRIPT} {IMG} {MD_LINK}"
+# Answers a script reads, never a page a browser renders.
+NOT_RENDERED = ("application/json", "application/manifest+json", "text/javascript")
 
 
 # ---- one server with every secret set, and a notification sink in three formats ---------
@@ -170,10 +172,14 @@ def test_every_page_and_reflected_parameter_keeps_payloads_inert(
                 assert answer.headers["location"].startswith("/"), (page, answer.headers)
                 assert not answer.headers["location"].startswith("//"), page
                 continue
-            if not answer.headers.get("content-type", "").startswith("text/html"):
-                # The raw body download: never rendered, whatever it holds.
-                assert answer.headers["content-disposition"].startswith("attachment"), page
+            kind = answer.headers.get("content-type", "")
+            if not kind.startswith("text/html"):
+                # JSON for the pages' scripts, the manifest, the service worker, or a download
+                # (the raw body: never rendered, whatever it holds); none is sniffed as HTML.
                 assert answer.headers["x-content-type-options"] == "nosniff", page
+                if not kind.startswith(NOT_RENDERED):
+                    disposition = answer.headers.get("content-disposition", "")
+                    assert disposition.startswith("attachment"), (page, kind)
                 continue
             assert dangerous(answer.text) == [], (page, query)
             assert 'href="javascript' not in answer.text.lower(), page
@@ -240,7 +246,8 @@ def test_secrets_never_reach_the_log_or_any_page(
 ) -> None:
     sink.wait(1, "/html")[0]  # notifications went out, and the mailto target has failed by now
     owner = browser(secure_app)
-    made = owner.post("/status/calendar")
+    assert owner.post("/status/calendar").status_code == 303
+    made = owner.get("/status")
     calendar_token = re.search(r"calendar\.ics\?token=([\w-]+)", made.text)
     assert calendar_token, "the new link is shown once, right after it is made"
     feed = httpx.get(f"{secure_app.url}/calendar.ics", params={"token": calendar_token.group(1)})

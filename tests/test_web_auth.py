@@ -188,7 +188,7 @@ def test_first_run_setup_needs_the_code_from_the_log(make_app: Callable[..., App
     short = browser.client.post("/setup", data={**form, "code": code, "password": "short"})
     assert short.status_code == 400
     done = browser.client.post("/setup", data={**form, "code": code.lower()})
-    assert done.status_code == 303 and done.headers["location"] == "/status"
+    assert done.status_code == 303 and done.headers["location"] == "/welcome"
     assert browser.get("/").status_code == 200
 
     # The code was one-time; the password is stored hashed (argon2) and survives a restart.

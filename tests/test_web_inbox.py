@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from conftest import AppProcess, InboxClient
-from spec_examples import SERIAL, SPEC_LEAD
+from inbox_triage import lead, post
+from spec_examples import SERIAL
 from vendor import HelloClientFake
-
-_sessions = itertools.count(500_000)
-
-
-def lead(**fields: Any) -> dict[str, Any]:
-    """The vendor document's lead, created at ``when`` (default now); each call a new session."""
-    moment = fields.pop("when", datetime.now(UTC))
-    return {
-        **SPEC_LEAD,
-        "CreateTime": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "SessionID": next(_sessions),
-        **fields,
-    }
-
-
-def post(vendor: HelloClientFake, payload: dict[str, Any]) -> dict[str, Any]:
-    answer = vendor.post(payload)
-    assert answer.status_code == 200, answer.text
-    return payload
 
 
 def lead_id(app: AppProcess, session_id: int) -> int:
@@ -38,7 +18,7 @@ def lead_id(app: AppProcess, session_id: int) -> int:
 
 
 def listed_ids(html: str) -> list[int]:
-    return [int(i) for i in re.findall(r'href="/leads/(\d+)" class="item-link"', html)]
+    return [int(i) for i in re.findall(r'href="/leads/(\d+)[^"]*" class="item-link"', html)]
 
 
 def text_of(html: str) -> str:
@@ -166,8 +146,11 @@ def test_item_shows_every_field_with_safe_links(
         "€5000",
     ):
         assert value in unescape(page), value
-    push = datetime.now(UTC).replace(hour=2, minute=0).astimezone(ZoneInfo("Europe/Berlin"))
-    assert f"comes with the daily chat-log push after 02:00 UTC ({push:%H:%M %Z})" in page
+    # Created now: the push after 02:00 UTC tomorrow brings the conversation, said once, in TZ.
+    push = (datetime.now(UTC) + timedelta(days=1)).replace(hour=2, minute=0)
+    local = push.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"comes with the daily chat-log push, after {local:%H:%M %Z} tomorrow." in page
+    assert "UTC" not in text_of(page).split("Conversation")[1].split("Notes")[0]
 
 
 def test_status_workflow_and_notes(inbox: InboxClient, inbox_vendor: HelloClientFake) -> None:
@@ -208,7 +191,7 @@ def test_transcript_appears_after_the_chat_log_push(
 ) -> None:
     payload = post(inbox_vendor, lead(FirstName="Tina"))
     ident = lead_id(inbox.app, payload["SessionID"])
-    assert "after 02:00 UTC" in inbox.get(f"/leads/{ident}").text
+    assert "comes with the daily chat-log push" in inbox.get(f"/leads/{ident}").text
     post(
         inbox_vendor,
         {
@@ -234,7 +217,7 @@ def test_transcript_appears_after_the_chat_log_push(
         },
     )
     page = inbox.get(f"/leads/{ident}").text
-    assert "after 02:00 UTC" not in page
+    assert "comes with the daily chat-log push" not in page
     assert re.search(
         r'class="bubble bubble-ai">\s*<span class="who">AI</span>\s*'
         r"<p>Hi What can I help you with\?</p>",

@@ -6,10 +6,8 @@ dark, in headless Chromium (tests/artifacts/insights-*.png, for a person to look
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -19,12 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from browsers import ARTIFACTS
 from conftest import INBOX_PASSWORD, SIGNING_KEY, AppProcess, InboxClient, inbox_client
 from vendor import HelloClientFake
 
 from app import shapes
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 TZ = "America/New_York"
 ENV = {"WEBHOOK_SIGNING_KEY": SIGNING_KEY, "INBOX_PASSWORD": INBOX_PASSWORD, "TZ": TZ}
 BOTS = {f"{n:032x}": name for n, name in ((1, "Roofing"), (2, "Kitchens"), (3, ""))}
@@ -50,25 +48,6 @@ def strong(html: str, element_id: str) -> str:
 
 
 # ---- screenshots in Chromium ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed")
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("Chromium is required here")
-        pytest.skip("Chromium is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        launched.close()
 
 
 def screenshots(browser: Any, inbox: InboxClient, path: str, name: str) -> None:

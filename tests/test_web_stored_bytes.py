@@ -123,7 +123,8 @@ SESSIONS = count(72000)
 
 
 def calendar_url(inbox: InboxClient) -> str:
-    page = inbox.post("/status/calendar")
+    inbox.post("/status/calendar")
+    page = inbox.get("/status")
     found = re.search(r'id="calendar-url" class="mono" value="([^"]+)"', page.text)
     assert found, "no calendar link on the Status page"
     return found.group(1).replace("&amp;", "&")

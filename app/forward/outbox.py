@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +43,7 @@ from app.models import (
     table_of,
     utc_literal,
 )
+from app.outbox_worker import anything_due
 from app.statements import Prepared, upsert_insert
 
 NEW_ROWS = "forward.outbox.new_rows"  # announced after the commit holding new rows
@@ -52,6 +54,12 @@ _OUTBOX = table_of(ForwardOutbox)
 
 def new_message_id() -> str:
     return "msg_" + secrets.token_hex(12)
+
+
+def new_message_ids(count: int) -> list[str]:
+    """``count`` of ``new_message_id``, from one read of the system's randomness, not one each."""
+    random = secrets.token_hex(12 * count)
+    return ["msg_" + random[24 * n : 24 * (n + 1)] for n in range(count)]
 
 
 def webhook_id(message_id: str, replays: int) -> str:
@@ -98,10 +106,21 @@ _ENQUEUE_LEAD = {kind: _enqueue_lead_statement(kind) for kind in ("lead", "appoi
 
 def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: datetime) -> None:
     """The hook in ``ingest.records.store_lead``: a row per enabled destination taking it."""
-    params = {"lead_id": lead_id, "now": now, "message_id": new_message_id()}
-    cursor = _ENQUEUE_LEAD[lead_kind(lead_type)].execute(connection, params)
-    if cursor.rowcount:
-        after_commit(connection, NEW_ROWS)
+    enqueue_leads(connection, [(lead_id, lead_type)], now)
+
+
+def enqueue_leads(connection: Connection, leads: Sequence[tuple[int, str]], now: datetime) -> None:
+    """``enqueue_lead`` for a writer group's new leads, (id, type) each, in order: one
+    ``executemany`` per run of one kind (a group is nearly always one run), not one per lead."""
+    for kind, run in groupby(leads, key=lambda lead: lead_kind(lead[1])):
+        ids = [lead_id for lead_id, _ in run]
+        params = [
+            {"lead_id": lead_id, "now": now, "message_id": message_id}
+            for lead_id, message_id in zip(ids, new_message_ids(len(ids)), strict=True)
+        ]
+        cursor = _ENQUEUE_LEAD[kind].execute_many(connection, params)
+        if cursor.rowcount:  # summed over the rows (-1, unknown, announces too)
+            after_commit(connection, NEW_ROWS)
 
 
 def enqueue_window(connection: Connection, window_id: int, now: datetime) -> None:
@@ -145,7 +164,7 @@ def enqueue_window(connection: Connection, window_id: int, now: datetime) -> Non
 def due_rows(connection: Connection, now: datetime, keys: Iterable[str]) -> dict[str, list[Any]]:
     """Pending rows whose time has come, by destination, oldest first."""
     keys = list(keys)
-    if not keys:
+    if not keys or not anything_due(connection, ForwardOutbox, now):
         return {}
     query = (
         select(ForwardOutbox)

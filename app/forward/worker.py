@@ -22,6 +22,7 @@ from app.forward.destinations import Destination, EnvDestinations, current
 from app.forward.payload import RecordGone, lead_body, window_body
 from app.forward.signing import signed_headers
 from app.forward.transport import Answer, post
+from app.live_settings import LiveSettings
 from app.models import ForwardOutbox, utcnow
 from app.outbox_worker import ERROR_PAUSE_SECONDS, OutboxWorker, expire
 
@@ -62,7 +63,13 @@ def send(destination: Destination, message_id: str, body: bytes, settings: Setti
 
 
 class ForwardWorker(OutboxWorker):
-    def __init__(self, settings: Settings, db: Database, env: EnvDestinations) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        env: EnvDestinations,
+        live: LiveSettings | None = None,
+    ) -> None:
         super().__init__(
             db,
             name="forward",
@@ -71,9 +78,14 @@ class ForwardWorker(OutboxWorker):
             send_threads=SEND_THREADS,
             log=log,
         )
-        self.settings = settings
+        self.live = live or LiveSettings(settings)
         self.env = env
         self._last_poll = float("-inf")
+
+    @property
+    def settings(self) -> Settings:
+        """In force now: what Settings in the browser saved applies from the next pass."""
+        return self.live.current
 
     def _prepare(self) -> None:
         destinations, now = list(self.env.destinations), utcnow()
@@ -89,18 +101,18 @@ class ForwardWorker(OutboxWorker):
             self._last_poll = time.monotonic()
             self._poll(now)
         waits = [self._last_poll + poll - time.monotonic()]
-        with self.db.read() as connection:
+        # A batch under way before the read below has rows the read may show stale (sent
+        # meanwhile): they wait for the next pass, which that batch's end triggers.
+        with self._lock:
+            busy = set(self._inflight)
+        with self.db.read() as connection:  # one read: rows committed after it wake the next pass
             usable = {
                 key: d
                 for key, d in current(connection, self.env, self.settings).items()
                 if d.usable
             }
-        # A batch under way before the read below has rows the read may show stale (sent
-        # meanwhile): they wait for the next pass, which that batch's end triggers.
-        with self._lock:
-            busy = set(self._inflight)
-        with self.db.read() as connection:
             due = outbox.due_rows(connection, now, usable)
+            upcoming = outbox.next_due(connection, usable, after=now)
         for key, rows in due.items():
             with self._lock:
                 if key in busy or key in self._inflight:
@@ -108,8 +120,6 @@ class ForwardWorker(OutboxWorker):
                 self._inflight.add(key)
             assert self._pool is not None
             self._pool.submit(self._deliver, usable[key], rows)
-        with self.db.read() as connection:
-            upcoming = outbox.next_due(connection, usable, after=now)
         if upcoming is not None:
             waits.append((upcoming - utcnow()).total_seconds())
         self._count_pass(quiet=polled and not due and not busy)

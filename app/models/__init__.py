@@ -25,6 +25,7 @@ from app.models.features import (
     NotifyTarget,
     NotifyTemplate,
     RowStatus,
+    SigningKey,
 )
 from app.models.records import (
     LEAD_STATUSES,
@@ -70,6 +71,7 @@ __all__ = [
     "Outcome",
     "ProcessStatus",
     "RowStatus",
+    "SigningKey",
     "UTCDateTime",
     "table_of",
     "utc_literal",

@@ -107,6 +107,21 @@ class AppSetting(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+# ---- Sign Keys entered in the browser (migration keys_0001) ------------------------------
+
+
+class SigningKey(SQLModel, table=True):
+    """A Sign Key entered under Settings; the secret is kept whole, every HMAC needs it."""
+
+    __tablename__ = "signing_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str
+    secret: str = Field(sa_type=Text)  # never shown again: pages show the fingerprint
+    fingerprint: str = Field(unique=True)  # app.signature.key_fingerprint
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 # ---- forwarding to the user's own systems (migration forward_0001) -----------------------
 
 

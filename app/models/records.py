@@ -41,7 +41,11 @@ class Delivery(SQLModel, table=True):
 
     # Both columns of the duplicate check: with body_sha256 alone, SQLite may prefer the
     # outcome index and scan every accepted delivery on each request.
-    __table_args__ = (Index("ix_delivery_sha256_outcome", "body_sha256", "outcome"),)
+    __table_args__ = (
+        Index("ix_delivery_sha256_outcome", "body_sha256", "outcome"),
+        # A Sign Key's "last matched" (migration keys_0001).
+        Index("ix_delivery_key_fingerprint", "key_fingerprint", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = Field(sa_type=UTCDateTime, index=True)
@@ -66,6 +70,11 @@ class Delivery(SQLModel, table=True):
     processing_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     record_count: int = 0
+    # The X-Webhook-Signature header(s) of a quarantined attempt, one a line, so a Sign Key added
+    # later can verify it (migration keys_0001, ``app.recheck``).
+    signature_headers: str | None = Field(default=None, sa_type=Text)
+    # How it left the quarantine: "manually" or "Sign Key “label”" (None: never quarantined).
+    accepted_by: str | None = Field(default=None, sa_type=Text)
 
 
 class DeliveryBody(SQLModel, table=True):
@@ -100,6 +109,7 @@ class Lead(SQLModel, table=True):
         UniqueConstraint("serial_number", "type", "session_id", "create_time_raw", name="uq_lead"),
         Index("ix_lead_created_at", "created_at"),
         Index("ix_lead_serial_session", "serial_number", "session_id"),
+        Index("ix_lead_status_seen", "status", "seen_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -120,6 +130,9 @@ class Lead(SQLModel, table=True):
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", ondelete="SET NULL")
     # First time a person moved it on from "new" (migration insights_0001): Insights' median.
     contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # First time a person opened it or marked it seen (migration inbox_0001): the badge counts
+    # leads still new and unseen, through ix_lead_status_seen.
+    seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Note(SQLModel, table=True):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +44,7 @@ from app.models import (
     utc_literal,
 )
 from app.notify.kinds import Source, lead_kind
+from app.outbox_worker import anything_due
 from app.statements import Prepared, upsert_insert
 
 DUE_ROWS_PER_PASS = 20_000
@@ -91,10 +93,17 @@ _ENQUEUE_LEAD = {kind: _enqueue_lead_statement(kind) for kind in ("lead", "appoi
 
 def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: datetime) -> None:
     """The hook in ``ingest.records.store_lead``: one row per enabled target taking this kind."""
-    kind = lead_kind(lead_type)
-    cursor = _ENQUEUE_LEAD[kind].execute(connection, {"lead_id": lead_id, "now": now})
-    if cursor.rowcount:
-        after_commit(connection, NEW_ROWS)
+    enqueue_leads(connection, [(lead_id, lead_type)], now)
+
+
+def enqueue_leads(connection: Connection, leads: Sequence[tuple[int, str]], now: datetime) -> None:
+    """``enqueue_lead`` for a writer group's new leads, (id, type) each, in order: one
+    ``executemany`` per run of one kind (a group is nearly always one run), not one per lead."""
+    for kind, run in groupby(leads, key=lambda lead: lead_kind(lead[1])):
+        params = [{"lead_id": lead_id, "now": now} for lead_id, _ in run]
+        cursor = _ENQUEUE_LEAD[kind].execute_many(connection, params)
+        if cursor.rowcount:  # summed over the rows (-1, unknown, announces too)
+            after_commit(connection, NEW_ROWS)
 
 
 def enqueue_chatlogs(connection: Connection, now: datetime, max_age: timedelta) -> int:
@@ -135,7 +144,7 @@ def enqueue_chatlogs(connection: Connection, now: datetime, max_age: timedelta) 
 def due_rows(connection: Connection, now: datetime, keys: Iterable[str]) -> dict[str, list[Any]]:
     """Pending rows whose time has come, by target, oldest first, with their lead joined."""
     keys = list(keys)
-    if not keys:
+    if not keys or not anything_due(connection, NotifyOutbox, now):
         return {}
     query: Select[*tuple[Any, ...]] = (
         select(

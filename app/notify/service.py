@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError
@@ -18,15 +19,19 @@ from sqlmodel import col
 
 from app.config import Settings
 from app.db import Database
+from app.live_settings import LiveSettings
 from app.models import NotifyOutbox, NotifyTarget, utcnow
 from app.notify import outbox, templates
 from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
+from app.notify.masking import as_written
 from app.notify.render import Message, Renderer, sample_context
 from app.notify.send import send
+from app.notify.suggest import schemas, suggestions
 from app.notify.targets import (
     Target,
     TargetError,
     TargetRegistry,
+    UnusableURL,
     instantiate,
     new_db_key,
     plugin_url,
@@ -60,11 +65,17 @@ class NotifyService:
         registry: TargetRegistry | None = None,
         *,
         wake: Callable[[], None] = _nobody,
+        live: LiveSettings | None = None,
     ) -> None:
-        self.settings = settings
+        self.live = live or LiveSettings(settings)
         self.db = db
         self.registry = registry or TargetRegistry(settings)
         self._wake = wake
+
+    @property
+    def settings(self) -> Settings:
+        """In force now: a test message carries the BASE_URL and TZ saved in the browser."""
+        return self.live.current
 
     # ---- targets: reading ---------------------------------------------------------------
 
@@ -122,7 +133,7 @@ class NotifyService:
             raise TargetError("enter an Apprise URL, e.g. ntfy://ntfy.sh/my-topic")
         plugin, reason = instantiate(url, self.registry.asset)
         if plugin is None:
-            raise TargetError(f"Apprise cannot use this URL: {reason}")
+            raise self._unusable(url, reason)
         normalised = plugin_url(plugin)
         for target in self.current_targets().values():
             same = target.plugin is not None and plugin_url(target.plugin) == normalised
@@ -132,10 +143,27 @@ class NotifyService:
             key="",
             source=Source.DB,
             name=str(plugin.service_name or ""),
-            url_masked=plugin_url(plugin, privacy=True),
+            url_masked=as_written(url, plugin),
             service=str(plugin.service_name or ""),
             kinds=frozenset(),
             plugin=plugin,
+        )
+
+    def _unusable(self, url: str, reason: str) -> UnusableURL:
+        """Why Apprise cannot use ``url``, in words, with what was probably meant."""
+        scheme, sep, _ = url.partition("://")
+        if not sep:
+            reason = "it needs a service and ://, like ntfys://, tgram:// or mailtos://"
+        elif scheme.lower() not in schemas():
+            reason = f"Apprise knows no service {scheme!r}"
+        meant = suggestions(url, self.registry.asset)
+        shown: list[str] = []
+        for suggestion in meant:
+            plugin = instantiate(suggestion, self.registry.asset)[0]
+            shown.append(as_written(suggestion, plugin) if plugin is not None else suggestion)
+        hint = f"; did you mean {' or '.join(shown)}?" if shown else ""
+        return UnusableURL(
+            f"Apprise cannot use this URL: {reason}{hint}", tuple(meant), tuple(shown)
         )
 
     @staticmethod
@@ -263,7 +291,8 @@ class NotifyService:
 
         Without ``keys``: every enabled target that takes ``kind``. Explicitly chosen targets
         are tried even when disabled, so a target can be checked before it is switched on.
-        Tests touch neither the outbox nor a target's health.
+        Tests touch no outbox row; each records its target's last success (or last error), but
+        not its failing streak, which is the worker's to judge.
         """
         if kind not in (*KINDS, "summary"):
             raise TargetError(f"unknown kind {kind!r}")
@@ -291,7 +320,10 @@ class NotifyService:
         if not chosen:
             return []
         with ThreadPoolExecutor(min(8, len(chosen)), thread_name_prefix="notify-test") as pool:
-            return list(pool.map(attempt, chosen))
+            results = list(pool.map(attempt, chosen))
+        now = utcnow()
+        self.db.writer.run_sync(lambda c: _record_tests(c, results, now))
+        return results
 
     # ---- templates ----------------------------------------------------------------------
 
@@ -343,4 +375,15 @@ class NotifyService:
             templates.render_text(body, context)
             if body is not None
             else current(kind, "body", context),
+        )
+
+
+def _record_tests(connection: Connection, results: Iterable[TestResult], now: datetime) -> None:
+    for result in results:
+        if result.ok:
+            values: dict[str, object] = {"last_success_at": now}
+        else:
+            values = {"last_error": result.error, "last_error_at": now}
+        connection.execute(
+            update(NotifyTarget).where(col(NotifyTarget.key) == result.key).values(values)
         )

@@ -26,9 +26,11 @@ from apprise.utils.parse import parse_urls
 from sqlalchemy import Connection, select
 from sqlmodel import col
 
+from app import logs
 from app.config import Settings
 from app.models import NotifyTarget
 from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
+from app.notify.masking import as_written, plugin_url, secrets_of, without_defaults
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,23 @@ _CAPTURE_LOCK = threading.Lock()
 _SECRET_SPLIT = re.compile(r"[/:@?&=,;#+\s]+")
 MIN_SECRET_LENGTH = 6
 
+__all__ = ["plugin_url"]  # re-exported: the service compares targets by Apprise's own form
+
 
 class TargetError(ValueError):
     """A target cannot be used or changed as asked; the message is for the person asking."""
+
+
+class UnusableURL(TargetError):
+    """Apprise cannot use the URL; ``suggestions`` are URLs it accepts that were probably meant
+    (raw: they hold what the person typed), ``shown`` the same with their secrets masked."""
+
+    def __init__(
+        self, message: str, suggestions: tuple[str, ...] = (), shown: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+        self.shown = shown
 
 
 def make_asset(settings: Settings) -> apprise.AppriseAsset:
@@ -84,83 +100,50 @@ _parse_urls = cast(Callable[[str], list[str]], parse_urls)
 _LogCapture = cast(Callable[..., AbstractContextManager[StringIO]], apprise.LogCapture)
 
 
-def plugin_url(plugin: apprise.NotifyBase, *, privacy: bool = False) -> str:
-    """Apprise's own form of the plugin's URL; ``privacy`` masks its secrets."""
-    url = cast(Callable[..., str], plugin.url)
-    return url(privacy=privacy)
+def mask(url: str) -> str:
+    """A URL Apprise cannot use: which of its parts are secret is unknown, so all are."""
+    scheme, sep, _rest = url.strip().partition("://")
+    return f"{scheme}://****" if sep and re.fullmatch(r"[A-Za-z][\w+.-]*", scheme) else "****"
 
 
-def mask(url: str, plugin: apprise.NotifyBase | None = None) -> str:
-    if plugin is not None:
-        return plugin_url(plugin, privacy=True)
-    scheme, sep, _rest = url.partition("://")
-    return f"{scheme}://****" if sep else "****"
+def target_secrets(plugin: apprise.NotifyBase) -> tuple[str, ...]:
+    """The plugin's secrets, from now on kept out of every log line (``app.logs``)."""
+    found = secrets_of(plugin)
+    logs.hide(found)
+    return found
 
 
-def secret_parts(url: str, masked: str) -> tuple[str, ...]:
-    """The pieces of ``url`` that Apprise's privacy mode hides: tokens, passwords, keys.
-
-    ``url`` should be Apprise's own unmasked form (``plugin.url()``), so options it drops or
-    normalises are not mistaken for secrets; what is left is exactly what masking removed.
-    """
-    found: set[str] = set()
-    for part in _SECRET_SPLIT.split(url):
-        for candidate in (part, unquote(part)):
-            if len(candidate) >= MIN_SECRET_LENGTH and candidate not in masked:
-                found.add(candidate)
-    secrets = tuple(sorted(found, key=len, reverse=True))  # longest first: no partial leftovers
-    _LOG_SCRUBBER.add(secrets)
-    return secrets
-
-
-class _ScrubSecrets(logging.Filter):
-    """On Apprise's logger: at DEBUG it logs request URLs, bot tokens included. Every record
-    (and every per-call capture, which sits behind the logger) loses the known secrets."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: tuple[str, ...] = ()
-        self._lock = threading.Lock()
-
-    def add(self, secrets: Iterable[str]) -> None:
-        with self._lock:
-            known = set(self._secrets) | set(secrets)
-            self._secrets = tuple(sorted(known, key=len, reverse=True))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = self._secrets
-        if secrets:
-            message = cleaned = record.getMessage()
-            for secret in secrets:
-                cleaned = cleaned.replace(secret, "****")
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-        return True
-
-
-_LOG_SCRUBBER = _ScrubSecrets()
-logging.getLogger(apprise.LOGGER_NAME).addFilter(_LOG_SCRUBBER)
+# At DEBUG Apprise logs request URLs and payloads, bot tokens included: its own records lose
+# the known secrets before any handler (its per-call captures too) sees them.
+logging.getLogger(apprise.LOGGER_NAME).addFilter(logs.SCRUBBER)
 
 
 def instantiate(url: str, asset: apprise.AppriseAsset) -> tuple[apprise.NotifyBase | None, str]:
     """Apprise's plugin for ``url``, or None with Apprise's own explanation of why not."""
-    with _capturing(_url_parts(url)) as captured:
+    with _capturing(_typed_parts(url)) as captured:
         plugin = apprise.Apprise.instantiate(url.strip(), asset=asset)
     if plugin is not None:
         return plugin, ""
     reason = " ".join(line for line in captured.getvalue().splitlines() if line.strip())
     scheme = url.strip().partition("://")[0]
-    reason = reason.replace(url.strip(), mask(url))
     return None, reason or f"Apprise does not know the service {scheme!r}"
 
 
+def _typed_parts(url: str) -> tuple[str, ...]:
+    """The whole of a typed URL and every sizeable piece of it: which parts are secret is
+    unknown while Apprise cannot parse it, so all of them are hidden in what it logs."""
+    url = url.strip()
+    parts = {p for p in (url, unquote(url)) if p}
+    for part in _SECRET_SPLIT.split(url.partition("://")[2] or url):
+        parts.update(p for p in (part, unquote(part)) if len(p) >= MIN_SECRET_LENGTH)
+    return tuple(parts)
+
+
 def _url_parts(text: str) -> tuple[str, ...]:
-    """Every sizeable piece of the URLs in ``text``: which of them are secret is unknown while
-    Apprise cannot parse a URL, so all of them are hidden in what it logs about it."""
+    """Every sizeable piece of the URLs in a configuration file's ``text``."""
     parts: set[str] = set()
     for found in re.findall(r"[a-zA-Z][\w+.-]*://\S+", text):
-        for part in _SECRET_SPLIT.split(found.partition("://")[2]):
-            parts.update(p for p in (part, unquote(part)) if len(p) >= MIN_SECRET_LENGTH)
+        parts.update(_typed_parts(found))
     return tuple(parts)
 
 
@@ -168,8 +151,8 @@ def _url_parts(text: str) -> tuple[str, ...]:
 def _capturing(hidden: Iterable[str]) -> Iterator[StringIO]:
     """Capture Apprise's log lines (its only way to say why a URL is unusable) with ``hidden``
     scrubbed, there and in the server log, for the duration."""
-    scrubber = _ScrubSecrets()
-    scrubber.add(hidden)
+    scrubber = logs.SecretScrubber()
+    scrubber.hide(hidden)
     logger = logging.getLogger(apprise.LOGGER_NAME)
     with _CAPTURE_LOCK:
         logger.addFilter(scrubber)
@@ -194,17 +177,19 @@ def new_db_key() -> str:
     return "db:" + secrets.token_hex(8)
 
 
-def _config_target(plugin: apprise.NotifyBase, source: str) -> Target:
-    masked = mask("", plugin)
+def _config_target(
+    plugin: apprise.NotifyBase, source: str, asset: apprise.AppriseAsset, written: str = ""
+) -> Target:
+    """``written``: the URL as APPRISE_URLS gives it (a file's entries are not at hand)."""
     return Target(
         key=config_key(plugin),
         source=source,
         name=plugin.service_name or plugin.protocol or "target",
-        url_masked=masked,
+        url_masked=as_written(written, plugin) if written else without_defaults(plugin, asset),
         service=str(plugin.service_name or ""),
         kinds=kinds_from_tags(plugin.tags),
         plugin=plugin,
-        secrets=secret_parts(plugin_url(plugin), masked),
+        secrets=target_secrets(plugin),
     )
 
 
@@ -225,7 +210,7 @@ def load_config_targets(settings: Settings, asset: apprise.AppriseAsset) -> Conf
         if plugin is None:
             problems.append(f"APPRISE_URLS entry {number} ({mask(url)}): {reason}")
             continue
-        target = _config_target(plugin, Source.ENV)
+        target = _config_target(plugin, Source.ENV, asset, url)
         by_key.setdefault(target.key, target)
     mtime: float | None = None
     path = settings.apprise_config
@@ -237,7 +222,7 @@ def load_config_targets(settings: Settings, asset: apprise.AppriseAsset) -> Conf
             problems.append(f"APPRISE_CONFIG: cannot read {str(path)!r}: {exc.strerror}")
         else:
             for plugin in _file_services(path, asset, problems):
-                target = _config_target(plugin, Source.FILE)
+                target = _config_target(plugin, Source.FILE, asset)
                 if target.key in by_key:  # listed in both: one target, tags from both
                     known = by_key[target.key]
                     known.kinds = known.kinds | target.kinds if plugin.tags else known.kinds
@@ -272,18 +257,17 @@ def db_target(row: Any, asset: apprise.AppriseAsset) -> Target:
     )  # stored as three booleans so the enqueue hook can filter in SQL
     url = row.url or ""
     plugin, reason = instantiate(url, asset)
-    unmasked = plugin_url(plugin) if plugin is not None else url
     return Target(
         key=row.key,
         source=Source.DB,
         name=row.name or row.service,
-        url_masked=row.url_masked,
+        url_masked=as_written(url, plugin) if plugin is not None else mask(url),
         service=row.service,
         kinds=kinds,
         enabled=row.enabled,
         plugin=plugin,
         error=None if plugin is not None else reason,
-        secrets=secret_parts(unmasked, row.url_masked),
+        secrets=target_secrets(plugin) if plugin is not None else _typed_parts(url),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.models import RowStatus
 from app.notify.kinds import KINDS, Source
-from app.notify.targets import Target, TargetError
+from app.notify.targets import Target, TargetError, UnusableURL
 from app.notify.templates import ResolvedTemplate
 
 
@@ -28,6 +28,7 @@ __all__ = [
     "TemplateView",
     "TestResult",
     "UnknownTarget",
+    "UnusableURL",
 ]
 
 

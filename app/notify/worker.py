@@ -20,6 +20,7 @@ from typing import Any
 
 from app.config import Settings
 from app.db import Database
+from app.live_settings import LiveSettings
 from app.models import NotifyOutbox, RowStatus, utcnow
 from app.notify import outbox
 from app.notify.render import Renderer, chatlog_context, lead_context, summary_context
@@ -37,7 +38,13 @@ class NotifyWorker(OutboxWorker):
     """Sends what the outbox holds, to the targets of ``registry`` (shared with the service, so
     both see one instance, and one lock, per target)."""
 
-    def __init__(self, settings: Settings, db: Database, registry: TargetRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        registry: TargetRegistry,
+        live: LiveSettings | None = None,
+    ) -> None:
         super().__init__(
             db,
             name="notify",
@@ -46,10 +53,15 @@ class NotifyWorker(OutboxWorker):
             send_threads=SEND_THREADS,
             log=log,
         )
-        self.settings = settings
+        self.live = live or LiveSettings(settings)
         self.registry = registry
         self.limiter = RateLimit(settings.notify_rate_limit, settings.notify_rate_window_seconds)
         self._last_poll = float("-inf")
+
+    @property
+    def settings(self) -> Settings:
+        """In force now: BASE_URL and TZ entered in the browser apply from the next pass."""
+        return self.live.current
 
     def _prepare(self) -> None:
         self.sync_config()
@@ -67,15 +79,15 @@ class NotifyWorker(OutboxWorker):
             self._last_poll = time.monotonic()
             self._poll(now)
         waits = [self._last_poll + settings.notify_poll_seconds - time.monotonic()]
-        with self.db.read() as connection:
-            usable = {key: t for key, t in self.registry.current(connection).items() if t.usable}
         # Targets busy before the read below may finish meanwhile; their rows as read would be
         # stale (already sent), so they wait for the next pass, which their finishing triggers.
         with self._lock:
             busy = set(self._inflight)
-        with self.db.read() as connection:
+        with self.db.read() as connection:  # one read: rows committed after it wake the next pass
+            usable = {key: t for key, t in self.registry.current(connection).items() if t.usable}
             due = outbox.due_rows(connection, now, usable)
-            renderer = Renderer.load(connection, settings)
+            renderer = Renderer.load(connection, settings) if due else None
+            upcoming = outbox.next_due(connection, usable, after=now)
         for key, rows in due.items():
             with self._lock:
                 if key in busy or key in self._inflight:
@@ -85,10 +97,8 @@ class NotifyWorker(OutboxWorker):
                     waits.append(self.limiter.seconds_until_free(key))
                     continue
                 self._inflight.add(key)
-            assert self._pool is not None
+            assert self._pool is not None and renderer is not None
             self._pool.submit(self._deliver, usable[key], rows, budget, renderer)
-        with self.db.read() as connection:
-            upcoming = outbox.next_due(connection, usable, after=now)
         if upcoming is not None:
             waits.append((upcoming - utcnow()).total_seconds())
         self._count_pass(quiet=polled and not due and not busy)

@@ -27,7 +27,11 @@ from app.ratelimit import RateLimit
 log = logging.getLogger(__name__)
 
 # Reachable without a login. Everything else needs one, or a token (/api/*, /calendar.ics).
-PUBLIC_PATHS = frozenset({"/webhook", "/healthz", "/login", "/setup"})
+# The web manifest and the service worker: browsers fetch them without cookies (or must not be
+# redirected); both are the same for everyone (app/web/pages/install.py).
+PUBLIC_PATHS = frozenset(
+    {"/webhook", "/healthz", "/login", "/setup", "/manifest.webmanifest", "/sw.js"}
+)
 PUBLIC_PREFIXES = ("/static/",)
 API_PREFIX = "/api/"
 CALENDAR_PATH = "/calendar.ics"

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from app.config import Settings
 from app.db import Database
+from app.live_settings import LiveSettings
 from app.web.auth import Credentials, LoginThrottle
 from app.web.queries import leads
 
@@ -22,12 +23,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Web:
-    settings: Settings
+    live: LiveSettings
     db: Database
     wake_processor: Callable[[], None]
     env: Environment
     credentials: Credentials
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    @property
+    def settings(self) -> Settings:
+        """In force now (``app.live_settings``): a handler reads it once and keeps it."""
+        return self.live.current
 
     def render(
         self,

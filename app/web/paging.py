@@ -57,10 +57,13 @@ def read_page(
     after: Callable[[AnyRow], After],
 ) -> Page[After]:
     """``statement`` (already ordered) cut to ``limit`` rows; ``after(last row)`` if more follow."""
-    rows = list(connection.execute(statement.limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, after(rows[-1]) if more and rows else None)
+    return page_of(list(connection.execute(statement.limit(limit + 1))), limit, after)
+
+
+def page_of(rows: list[AnyRow], limit: int, after: Callable[[AnyRow], After]) -> Page[After]:
+    """A page of ``limit`` rows from ``limit + 1`` read (fewer: the last page)."""
+    shown = rows[:limit]
+    return Page(shown, after(shown[-1]) if len(rows) > limit and shown else None)
 
 
 def by_id(row: AnyRow) -> int:

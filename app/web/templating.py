@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.responses import HTMLResponse
 from app import __version__
 from app.shapes import person_name
 from app.web import safe
+from app.web.textparts import hit_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -55,10 +57,14 @@ def web_href(uri: str) -> str | None:
 
 
 class Clock:
-    """Formats UTC times in the configured time zone (``TZ``)."""
+    """Formats UTC times in the configured time zone (``TZ``), or the one in force now."""
 
-    def __init__(self, tz: ZoneInfo) -> None:
-        self.tz = tz
+    def __init__(self, tz: ZoneInfo | Callable[[], ZoneInfo]) -> None:
+        self._tz = tz if callable(tz) else (lambda: tz)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz()
 
     def local(self, moment: datetime | None) -> datetime | None:
         return None if moment is None else moment.astimezone(self.tz)
@@ -106,15 +112,12 @@ def utc_day(moment: datetime | None) -> str:
 
 
 def highlight(value: str, words: list[str]) -> Markup:
-    """Escape first, then mark the searched words: the marks are ours, the text never is."""
-    escaped = str(escape(value))
-    if not words:
-        return Markup(escaped)
-    pattern = re.compile(
-        "|".join(re.escape(str(escape(word))) for word in sorted(words, key=len, reverse=True)),
-        re.IGNORECASE,
+    """The searched words marked in ``value``: each piece escaped on its own, so a word can
+    never be found inside an entity such as ``&#34;`` and the marks are the only markup."""
+    return Markup("").join(
+        Markup("<mark>%s</mark>") % part if hit else escape(part)
+        for part, hit in hit_parts(value, words)
     )
-    return Markup(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped))
 
 
 def human_size(size: int) -> str:
@@ -141,7 +144,7 @@ def _static_version() -> str:
     return digest.hexdigest()[:10]
 
 
-def make_environment(tz: ZoneInfo) -> Environment:
+def make_environment(tz: ZoneInfo | Callable[[], ZoneInfo]) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every template, whatever its extension

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from app.config import Settings
 from app.db import Database
 from app.ingest.processor import Processor
+from app.live_settings import LiveSettings
 from app.web import error_pages, store
 from app.web.auth import AuthMiddleware, Credentials
 from app.web.context import Web
@@ -30,11 +31,15 @@ from app.web.pages import (
     export,
     forwarding,
     insights,
+    install,
     leads,
     login,
     notifications,
     status,
+    triage,
+    welcome,
 )
+from app.web.pages import settings as settings_page
 from app.web.security import SecurityHeadersMiddleware, Sessions
 from app.web.templating import STATIC, make_environment
 
@@ -42,30 +47,45 @@ log = logging.getLogger(__name__)
 
 
 class WebUI:
-    def __init__(self, settings: Settings, db: Database, processor: Processor) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        processor: Processor,
+        live: LiveSettings | None = None,
+    ) -> None:
+        self.live = live or LiveSettings(settings)
         self.web = Web(
-            settings=settings,
+            live=self.live,
             db=db,
             wake_processor=processor.wake,
-            env=make_environment(settings.tz),
+            # Times shown in the time zone in force now: TZ may be changed under Settings.
+            env=make_environment(lambda: self.live.current.tz),
             credentials=Credentials(username=settings.inbox_username),
         )
+
+    @property
+    def settings(self) -> Settings:
+        return self.live.current
 
     @property
     def routes(self) -> list[BaseRoute]:
         return [
             *login.ROUTES,
+            *triage.ROUTES,
             *leads.ROUTES,
             *conversations.ROUTES,
             *insights.ROUTES,
             *deliveries.ROUTES,
             *status.ROUTES,
+            *settings_page.ROUTES,
+            *welcome.ROUTES,
             *notifications.ROUTES,
             *forwarding.ROUTES,
             *export.ROUTES,
             *api.ROUTES,
             *calendar.ROUTES,
+            *install.ROUTES,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
 
@@ -85,8 +105,9 @@ class WebUI:
         return dict(error_pages.EXCEPTION_HANDLERS)
 
     async def start(self) -> None:
-        """Load (or create) what the UI keeps in the database; print the setup code if needed."""
+        """Load (or create) what the UI keeps in the database; make a setup code if needed."""
         web, settings = self.web, self.settings
+        self.setup_code: str | None = None
         credentials = web.credentials
         credentials.session_secret = await web.db.writer.run(store.ensure_session_secret)
         with web.db.read() as connection:
@@ -103,15 +124,9 @@ class WebUI:
                 "address can read every lead. Use this only behind your own access control."
             )
         elif not credentials.configured:
-            code = credentials.new_setup_code()
-            where = settings.base_url or f"http://<this machine>:{settings.port}"
-            # Deliberately in the log: whoever can read the server log owns the appliance.
-            log.warning(
-                "First run: open %s/setup and enter the setup code %s to choose the admin "
-                "password (or set INBOX_PASSWORD).",
-                where,
-                code,
-            )
+            # Deliberately in the log, in the start block (app.logs): whoever can read the
+            # server log owns the appliance.
+            self.setup_code = credentials.new_setup_code()
         logging.getLogger("uvicorn.access").addFilter(redact_tokens)
 
 

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from app.deliveries import accept_from_quarantine, discard_from_quarantine, mark_for_reprocessing
 from app.models import Outcome
+from app.recheck import recheck_quarantine
 from app.web.context import flash, redirect, web
 from app.web.errors import BadParameter, NotFound
 from app.web.params import path_id, whole_number
@@ -111,6 +112,28 @@ async def accept(request: Request) -> Response:
     return redirect(f"/deliveries/{delivery_id}")
 
 
+async def recheck(request: Request) -> Response:
+    """Verify the quarantine again with the Sign Keys in force; accept what matches."""
+    app = web(request)
+    result = await recheck_quarantine(app.db, app.live, lambda _: app.wake_processor())
+    if not app.live.keys_in_force():
+        flash(request, "No Sign Key in force: add one under Settings first.", "error")
+    elif result.accepted:
+        what = "delivery was" if result.accepted == 1 else "deliveries were"
+        flash(
+            request,
+            f"Re-checked {result.checked} signed deliveries: {result.accepted} {what} "
+            "verified with a Sign Key in force and accepted.",
+        )
+    else:
+        flash(
+            request,
+            f"Re-checked {result.checked} signed deliveries: none verifies with the Sign Keys "
+            "in force.",
+        )
+    return redirect("/deliveries?view=quarantine")
+
+
 async def discard(request: Request) -> Response:
     app = web(request)
     delivery_id = path_id(request, "delivery_id")
@@ -121,6 +144,7 @@ async def discard(request: Request) -> Response:
 
 ROUTES = [
     Route("/deliveries", list_page, methods=["GET"]),
+    Route("/deliveries/recheck", recheck, methods=["POST"]),
     Route("/deliveries/{delivery_id:id}", detail_page, methods=["GET"]),
     Route("/deliveries/{delivery_id:id}/raw", raw_body, methods=["GET"]),
     Route("/deliveries/{delivery_id:id}/reprocess", reprocess, methods=["POST"]),

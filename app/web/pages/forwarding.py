@@ -3,8 +3,11 @@ their queue and health, the attempt log, "retry now", "replay", test sends, secr
 
 Everything goes through ``app.state.forward`` (``ForwardService``), whose methods block; they run
 in the thread pool. A destination's URL, secret and header values are never put into HTML, with
-one exception by design: a new secret is shown once, in the answer to "add" or "rotate" (a
-page, not a flash: the session cookie is signed, not encrypted).
+one exception by design: a new secret is shown once, on the page after "add" or "rotate".
+Every form answers with a redirect (post/redirect/get), and a GET of a form's address (a
+reload, a bookmark) leads to the page. What a flash cannot carry (the new secret, the test
+results) waits in this process for the session's next page (``OneTime``): never in the session
+cookie, which is signed, not encrypted, nor in the URL, and gone once shown.
 """
 
 from __future__ import annotations
@@ -24,31 +27,41 @@ from app.forward.service import ForwardService
 from app.forward.views import UnknownDestination
 from app.web.context import flash, redirect, web
 from app.web.errors import BadParameter, NotFound
+from app.web.recent import OneTime, Recent
 
 PAGE = "/settings/forwarding"
 MAX_URL_CHARS = 4000
 MAX_HEADERS_CHARS = 20_000
+# The page follows the redirect at once: a secret need not wait in memory longer than that.
+NEW_SECRET = OneTime("forwarding.secret", Recent(size=50, seconds=120))
+TEST_RESULTS = OneTime("forwarding.test", Recent(size=50, seconds=600))
 
 
 def service(request: Request) -> ForwardService:
     return request.app.state.forward  # type: ignore[no-any-return]
 
 
-def _page(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+def _page(request: Request) -> Response:
     forward = service(request)
+    secret, tested = NEW_SECRET.take(request), TEST_RESULTS.take(request)
     context: dict[str, Any] = {
         "problems": forward.problems(),
         "destinations": forward.list_destinations(),
         "kinds": KINDS,
-        "test_results": None,
-        "new_secret": None,  # (name, secret): shown once
-        **(extra or {}),
+        "test_results": tested.value,  # list[TestResult] | None
+        "new_secret": secret.value,  # (name, secret) | None
+        "new_secret_lost": secret.lost,  # promised, but gone: say so
     }
-    return web(request).render(request, "forwarding.html", context, status=status)
+    return web(request).render(request, "forwarding.html", context)
 
 
 async def forwarding_page(request: Request) -> Response:
     return await run_in_threadpool(_page, request)
+
+
+async def back_to_page(request: Request) -> Response:
+    """A GET of a form's address: the page, not "Method Not Allowed"."""
+    return redirect(PAGE)
 
 
 def _text(form: FormData, name: str, limit: int = MAX_URL_CHARS) -> str:
@@ -90,7 +103,9 @@ async def add_destination(request: Request) -> Response:
     except DestinationError as exc:
         flash(request, f"Not added: {exc}", "error")
         return redirect(f"{PAGE}#add")
-    return await run_in_threadpool(_page, request, {"new_secret": (view.name, secret)})
+    NEW_SECRET.put(request, (view.name, secret))
+    flash(request, f"Added {view.name}.")
+    return redirect(PAGE)  # the card is at the top, under the flash
 
 
 async def edit_page(request: Request) -> Response:
@@ -151,7 +166,9 @@ async def rotate_secret(request: Request) -> Response:
         flash(request, str(exc), "error")
         return redirect(PAGE)
     view = await _call(service(request).get_destination, key)
-    return await run_in_threadpool(_page, request, {"new_secret": (view.name, secret)})
+    NEW_SECRET.put(request, (view.name, secret))
+    flash(request, f"New signing secret for {view.name}: the old one no longer signs.")
+    return redirect(PAGE)  # the card is at the top, under the flash
 
 
 async def retry_now(request: Request) -> Response:
@@ -199,7 +216,8 @@ async def send_test(request: Request) -> Response:
     form = await request.form()
     keys = [str(key) for key in form.getlist("key") if str(key)]
     results = await _call(service(request).send_test, keys or None)
-    return await run_in_threadpool(_page, request, {"test_results": results})
+    TEST_RESULTS.put(request, results)
+    return redirect(PAGE)  # the results are at the top
 
 
 async def log_page(request: Request) -> Response:
@@ -210,16 +228,21 @@ async def log_page(request: Request) -> Response:
     return await web(request).render_async(request, "forwarding_log.html", context)
 
 
+FORMS = {
+    "add": add_destination,
+    "update": update_destination,
+    "enabled": set_enabled,
+    "remove": remove_destination,
+    "rotate": rotate_secret,
+    "retry": retry_now,
+    "replay": replay,
+    "test": send_test,
+}
+
 ROUTES = [
     Route(PAGE, forwarding_page, methods=["GET"]),
     Route(f"{PAGE}/edit", edit_page, methods=["GET"]),
     Route(f"{PAGE}/log", log_page, methods=["GET"]),
-    Route(f"{PAGE}/add", add_destination, methods=["POST"]),
-    Route(f"{PAGE}/update", update_destination, methods=["POST"]),
-    Route(f"{PAGE}/enabled", set_enabled, methods=["POST"]),
-    Route(f"{PAGE}/remove", remove_destination, methods=["POST"]),
-    Route(f"{PAGE}/rotate", rotate_secret, methods=["POST"]),
-    Route(f"{PAGE}/retry", retry_now, methods=["POST"]),
-    Route(f"{PAGE}/replay", replay, methods=["POST"]),
-    Route(f"{PAGE}/test", send_test, methods=["POST"]),
+    *(Route(f"{PAGE}/{name}", handler, methods=["POST"]) for name, handler in FORMS.items()),
+    *(Route(f"{PAGE}/{name}", back_to_page, methods=["GET"]) for name in FORMS),
 ]

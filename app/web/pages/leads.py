@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,14 +14,16 @@ from starlette.routing import Route
 from app.models import LEAD_STATUSES
 from app.web.context import flash, redirect, safe_next, web
 from app.web.errors import BadParameter, NotFound
+from app.web.paging import AnyRow
 from app.web.params import path_id
-from app.web.queries import forwarding, leads, search
+from app.web.queries import forwarding, lead_place, leads, search, triage
 from app.web.queries.lead_filter import STATUS_CHOICES, TYPES, LeadFilter
 
 MAX_NOTE_CHARS = 10_000
 STATUS_LABELS = {"new": "New", "contacted": "Contacted", "done": "Done", "archived": "Archived"}
 # The next step of the workflow, offered as the main button on a lead.
 NEXT_STEP = {"new": "contacted", "contacted": "done"}
+PUSH_HOUR_UTC = time(2, 0, tzinfo=UTC)  # the vendor pushes each UTC day's chat logs after this
 
 
 def inbox(request: Request) -> Response:
@@ -31,32 +33,55 @@ def inbox(request: Request) -> Response:
     except BadParameter as exc:  # the inbox names the filter, not the request, as the problem
         context = {"title": "That filter does not work", "message": str(exc)}
         return app.render(request, "error.html", context, status=400)
+    tz = app.settings.tz
     with app.db.read() as connection:
-        page = leads.page(connection, where, app.settings.tz)
+        page = lead_place.list_page(connection, where, tz)
+        total = lead_place.count(connection, where, tz)
+        before = lead_place.rows_before(connection, where, tz, page.rows[0]) if page.newer else 0
         chatbots = leads.chatbots(connection)
     listed: dict[str, Any] = {
+        **rows_context(where),
         "where": where,
         "rows": page.rows,
-        "next_args": where.query_args(cursor=page.next) if page.next else None,
-        "first_args": where.query_args(cursor=None) if where.cursor else None,
-        "export_args": where.query_args(cursor=None),
+        "total": total,
+        "count_cap": lead_place.COUNT_CAP,
+        "first_shown": before + 1,
+        "older_args": where.query_args(cursor=page.older, newer=None) if page.older else None,
+        "newer_args": where.query_args(cursor=None, newer=page.newer) if page.newer else None,
+        "newest_args": where.everywhere.query_args() if page.newer else None,
+        "export_args": where.everywhere.query_args(),
+        # Live only where new rows belong: on the newest page (a search's too).
+        "live": page.newer is None,
+        "top": leads.cursor_of(page.rows[0]).encode() if page.rows else "",
         "chatbots": chatbots,
         "types": TYPES,
         "statuses": STATUS_CHOICES,
-        "labels": STATUS_LABELS,
-        "marks": search.highlight_terms(where.q),
     }
     return app.render(request, "inbox.html", listed)
+
+
+def rows_context(where: LeadFilter) -> dict[str, Any]:
+    """What the row macro needs, for the page and the live rows alike."""
+    return {
+        "labels": STATUS_LABELS,
+        "marks": search.highlight_terms(where.q),
+        "from_list": where,
+    }
 
 
 def lead_page(request: Request) -> Response:
     app = web(request)
     lead_id = path_id(request, "lead_id")
+    came_from = LeadFilter.from_query(request.query_params.get("from", "")) or LeadFilter()
     with app.db.read() as connection:
         found = leads.detail(connection, lead_id)
+        if found is None:
+            raise NotFound("No such lead.")
         forwards = forwarding.for_lead(connection, lead_id)
-    if found is None:
-        raise NotFound("No such lead.")
+        here = leads.place_of(found.lead)
+        newer, older = lead_place.neighbours(connection, came_from, app.settings.tz, here)
+    if found.lead.seen_at is None:
+        app.db.writer.run_sync(lambda c: triage.mark_seen(c, lead_id))
     context = {
         "forwards": forwards,
         "item": found,
@@ -64,15 +89,31 @@ def lead_page(request: Request) -> Response:
         "labels": STATUS_LABELS,
         "statuses": LEAD_STATUSES,
         "next_step": NEXT_STEP.get(found.lead.status),
-        "push_local": _push_time_local(app.settings.tz),
+        "push_due": push_due(found.lead, app.settings.tz),
+        "back": f"/?{came_from.query}" if came_from.query else "/",
+        "previous_href": came_from.lead_href(newer) if newer else None,
+        "next_href": came_from.lead_href(older) if older else None,
     }
     return app.render(request, "lead.html", context)
 
 
-def _push_time_local(tz: ZoneInfo) -> str:
-    """02:00 UTC, the daily chat-log push, told in the reader's own time zone."""
-    push = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
-    return push.astimezone(tz).strftime("%H:%M %Z")
+def push_due(lead: AnyRow, tz: ZoneInfo) -> str | None:
+    """When the chat-log push that carries this lead's conversation is due, in the reader's
+    time zone ("04:00 CEST tomorrow"); None once it is past. The vendor pushes a UTC day's
+    chat logs after 02:00 UTC the next day.
+    """
+    made: datetime = lead.created_at or lead.received_at
+    due = datetime.combine(made.astimezone(UTC).date() + timedelta(1), PUSH_HOUR_UTC)
+    now = datetime.now(UTC)
+    if due <= now:
+        return None
+    local, today = due.astimezone(tz), now.astimezone(tz).date()
+    clock = local.strftime("%H:%M %Z")
+    if local.date() == today:
+        return f"{clock} today"
+    if local.date() == today + timedelta(1):
+        return f"{clock} tomorrow"
+    return f"{clock} on {local.strftime('%a')} {local.day} {local.strftime('%b')}"
 
 
 async def set_status(request: Request) -> Response:
@@ -82,7 +123,7 @@ async def set_status(request: Request) -> Response:
     status = str(form.get("status", ""))
     if status not in LEAD_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LEAD_STATUSES)}")
-    if not await app.db.writer.run(lambda c: leads.set_status(c, lead_id, status)):
+    if not await app.db.writer.run(lambda c: triage.set_status(c, lead_id, status)):
         raise NotFound("No such lead.")
     flash(request, f"Marked {STATUS_LABELS[status].lower()}.")
     return redirect(safe_next(str(form.get("next", "")), f"/leads/{lead_id}"))
@@ -98,7 +139,7 @@ async def add_note(request: Request) -> Response:
         return redirect(f"/leads/{lead_id}#notes")
     if len(body) > MAX_NOTE_CHARS:
         raise HTTPException(400, f"a note holds at most {MAX_NOTE_CHARS} characters")
-    if not await app.db.writer.run(lambda c: leads.add_note(c, lead_id, body)):
+    if not await app.db.writer.run(lambda c: triage.add_note(c, lead_id, body)):
         raise NotFound("No such lead.")
     flash(request, "Note added.")
     return redirect(f"/leads/{lead_id}#notes")

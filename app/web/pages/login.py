@@ -154,8 +154,8 @@ async def setup(request: Request) -> Response:
     app.throttle.succeeded(ip)
     _sign_in(request, app, app.credentials.username)
     log.info("admin password chosen on the setup page from %s", ip)
-    flash(request, "Password saved. Next: paste the webhook URL below into Hello Client.")
-    return redirect("/status")
+    flash(request, "Password saved. Next: connect Hello Client, step by step (any step can wait).")
+    return redirect("/welcome")
 
 
 async def change_password(request: Request) -> Response:

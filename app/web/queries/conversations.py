@@ -1,25 +1,51 @@
-"""Reading chat logs: the daily windows newest first, one window's sessions, one session with
-its messages and leads, and message search.
+"""Reading chat logs: the chatbots with their latest days, one chatbot's days, one day's
+sessions in time order, one session with its messages and leads, and message search.
+
+A chat session and a lead are linked by the vendor's own key, which both pushes carry: the
+same chatbot (``SerialNumber``) and the same ``SessionID`` (index ``ix_lead_serial_session``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, SQLColumnExpression, and_, func, inspect, or_, select
 from sqlmodel import col
 
 from app.models import Chatbot, ChatWindow, Conversation, Lead, Message, UTCDateTime
+from app.models.types import utc_literal
 from app.web.paging import AnyRow, Cursor, Page, by_id, read_page
 from app.web.queries import search
+from app.web.textparts import first_line, natural_key
 
 WINDOWS_PER_PAGE = 60
-SESSIONS_PER_PAGE = 25
+DAYS_PER_CHATBOT = 7  # on the Chats overview; a chatbot's own list pages through them all
+SESSIONS_PER_PAGE = 50
 RESULTS_PER_PAGE = 50
+EXCERPT_SOURCE = 2000  # characters of a found message read to cut its excerpt from
 
 WINDOW_DAY = func.coalesce(
     col(ChatWindow.start_time), col(ChatWindow.received_at), type_=UTCDateTime()
+)
+# A session whose CreateTime could not be read sorts after every other one of its day.
+SESSION_TIME = func.coalesce(
+    col(Conversation.created_at),
+    utc_literal(datetime(9999, 12, 31, tzinfo=UTC)),
+    type_=UTCDateTime(),
+)
+DAY_COLUMNS = (
+    col(ChatWindow.id),
+    col(ChatWindow.serial_number),
+    col(ChatWindow.name),
+    col(ChatWindow.start_time),
+    col(ChatWindow.end_time),
+    col(ChatWindow.conversation_count),
+    col(ChatWindow.message_count),
+    col(ChatWindow.complete),
+    col(ChatWindow.received_at),
+    WINDOW_DAY.label("day"),
 )
 CONVERSATION_COLUMNS = (
     col(Conversation.id),
@@ -32,26 +58,69 @@ CONVERSATION_COLUMNS = (
 )
 
 
+def chatbot_order(name: str, serial: str) -> tuple[bool, Any, str]:
+    """Named chatbots first, in the order a person counts them (Bot 2 before Bot 10)."""
+    return (not name, natural_key(name), serial)
+
+
+def chatbots(connection: Connection) -> list[AnyRow]:
+    """The chatbots that have sent chat logs, in natural order."""
+    logged = select(col(ChatWindow.serial_number)).distinct().subquery()
+    rows = connection.execute(
+        select(logged.c.serial_number, func.coalesce(col(Chatbot.name), "").label("name"))
+        .select_from(logged)
+        .outerjoin(Chatbot, col(Chatbot.serial_number) == logged.c.serial_number)
+    ).all()
+    return sorted(rows, key=lambda row: chatbot_order(row.name, row.serial_number))
+
+
+def chatbot_name(connection: Connection, serial: str) -> str:
+    found = connection.execute(
+        select(col(Chatbot.name)).where(col(Chatbot.serial_number) == serial)
+    ).scalar()
+    return found or ""
+
+
+@dataclass
+class ChatbotDays:
+    serial_number: str
+    name: str
+    days: list[AnyRow]  # newest first
+    day_count: int  # all its days, shown or not
+
+
+def chatbot_days(connection: Connection, per_chatbot: int = DAYS_PER_CHATBOT) -> list[ChatbotDays]:
+    """Each chatbot (natural order) with its latest ``per_chatbot`` days."""
+    serial = col(ChatWindow.serial_number)
+    newest_first = (WINDOW_DAY.desc(), col(ChatWindow.id).desc())
+    ranked = select(
+        *DAY_COLUMNS,
+        func.row_number().over(partition_by=serial, order_by=newest_first).label("place"),
+        func.count().over(partition_by=serial).label("day_count"),
+    ).subquery()
+    rows = connection.execute(
+        select(ranked, col(Chatbot.name).label("chatbot_name"))
+        .select_from(ranked)
+        .outerjoin(Chatbot, col(Chatbot.serial_number) == ranked.c.serial_number)
+        .where(ranked.c.place <= per_chatbot)
+        .order_by(ranked.c.serial_number, ranked.c.place)
+    )
+    groups: dict[str, ChatbotDays] = {}
+    for row in rows:
+        if row.serial_number not in groups:
+            name = row.chatbot_name or row.name  # the newest day's name if none is known
+            groups[row.serial_number] = ChatbotDays(row.serial_number, name, [], row.day_count)
+        groups[row.serial_number].days.append(row)
+    return sorted(groups.values(), key=lambda group: chatbot_order(group.name, group.serial_number))
+
+
 def _window_cursor(row: AnyRow) -> str:
     return Cursor(row.day, row.id).encode()
 
 
 def windows(connection: Connection, chatbot: str, before: Cursor | None) -> Page[str]:
-    """Newest day first (a redelivered or late day sorts by its day, not by its arrival)."""
-    statement = select(
-        col(ChatWindow.id),
-        col(ChatWindow.serial_number),
-        col(ChatWindow.name),
-        col(ChatWindow.start_time),
-        col(ChatWindow.end_time),
-        col(ChatWindow.conversation_count),
-        col(ChatWindow.message_count),
-        col(ChatWindow.complete),
-        col(ChatWindow.received_at),
-        WINDOW_DAY.label("day"),
-    )
-    if chatbot:
-        statement = statement.where(col(ChatWindow.serial_number) == chatbot)
+    """One chatbot's days, newest first (a late day sorts by its day, not by its arrival)."""
+    statement = select(*DAY_COLUMNS).where(col(ChatWindow.serial_number) == chatbot)
     if before is not None:
         day = WINDOW_DAY
         statement = statement.where(
@@ -59,6 +128,25 @@ def windows(connection: Connection, chatbot: str, before: Cursor | None) -> Page
         )
     statement = statement.order_by(WINDOW_DAY.desc(), col(ChatWindow.id).desc())
     return read_page(connection, statement, WINDOWS_PER_PAGE, _window_cursor)
+
+
+def lead_counts(connection: Connection, window_ids: list[int]) -> dict[int, int]:
+    """How many leads came from each day's sessions."""
+    if not window_ids:
+        return {}
+    counted = connection.execute(
+        select(col(Conversation.window_id), func.count(func.distinct(col(Lead.id))))
+        .join(
+            Lead,
+            and_(
+                col(Lead.serial_number) == col(Conversation.serial_number),
+                col(Lead.session_id) == col(Conversation.session_id),
+            ),
+        )
+        .where(col(Conversation.window_id).in_(window_ids))
+        .group_by(col(Conversation.window_id))
+    )
+    return {window_id: count for window_id, count in counted}
 
 
 def search_messages(connection: Connection, q: str, chatbot: str, before: int | None) -> Page[int]:
@@ -69,7 +157,7 @@ def search_messages(connection: Connection, q: str, chatbot: str, before: int | 
     columns: tuple[SQLColumnExpression[Any], ...] = (
         message_id,
         col(Message.type),
-        func.substr(col(Message.content), 1, 400).label("content"),
+        func.substr(col(Message.content), 1, EXCERPT_SOURCE).label("content"),
         col(Conversation.id).label("conversation_id"),
         col(Conversation.session_id),
         col(Conversation.created_at),
@@ -105,6 +193,13 @@ class Session:
     messages: list[AnyRow]
     leads: list[AnyRow]
 
+    @property
+    def opening(self) -> str:
+        """The visitor's first line (what the chat was about), else the first message."""
+        visitor = [m for m in self.messages if m.type.lower() == "user"]
+        first = visitor or self.messages
+        return first_line(first[0].content) if first else ""
+
 
 def sessions(connection: Connection, conversations: list[AnyRow]) -> list[Session]:
     """Each conversation with its messages and any lead from the same chat session."""
@@ -129,8 +224,12 @@ def sessions(connection: Connection, conversations: list[AnyRow]) -> list[Sessio
             col(Lead.type),
             col(Lead.first_name),
             col(Lead.last_name),
+            col(Lead.email),
+            col(Lead.phone_number),
             col(Lead.session_id),
-        ).where(and_(col(Lead.serial_number) == serial, col(Lead.session_id).in_(session_ids)))
+        )
+        .where(and_(col(Lead.serial_number) == serial, col(Lead.session_id).in_(session_ids)))
+        .order_by(col(Lead.id))
     ):
         linked.setdefault(lead.session_id, []).append(lead)
     return [
@@ -139,31 +238,42 @@ def sessions(connection: Connection, conversations: list[AnyRow]) -> list[Sessio
     ]
 
 
+def _session_cursor(row: AnyRow) -> str:
+    return Cursor(row.time, row.id).encode()
+
+
 @dataclass
 class WindowDetail:
     window: AnyRow
     chatbot_name: str
     sessions: list[Session]
-    next_after: int | None
+    lead_count: int  # from all the day's sessions, not just this page's
+    next_after: str | None
 
 
-def window(connection: Connection, window_id: int, after: int | None) -> WindowDetail | None:
-    """One day's chat log with a page of its sessions (in id order, after ``after``)."""
+def window(connection: Connection, window_id: int, after: Cursor | None) -> WindowDetail | None:
+    """One day's chat log with a page of its sessions, in the order they began."""
     found = connection.execute(
         select(inspect(ChatWindow).local_table).where(col(ChatWindow.id) == window_id)
     ).first()
     if found is None:
         return None
-    chatbot_name = connection.execute(
-        select(col(Chatbot.name)).where(col(Chatbot.serial_number) == found.serial_number)
-    ).scalar()
-    statement = select(*CONVERSATION_COLUMNS).where(col(Conversation.window_id) == window_id)
+    statement = select(*CONVERSATION_COLUMNS, SESSION_TIME.label("time")).where(
+        col(Conversation.window_id) == window_id
+    )
     if after is not None:
-        statement = statement.where(col(Conversation.id) > after)
-    statement = statement.order_by(col(Conversation.id))
-    page = read_page(connection, statement, SESSIONS_PER_PAGE, by_id)
+        began = SESSION_TIME
+        statement = statement.where(
+            began >= after.when, or_(began > after.when, col(Conversation.id) > after.id)
+        )
+    statement = statement.order_by(SESSION_TIME, col(Conversation.id))
+    page = read_page(connection, statement, SESSIONS_PER_PAGE, _session_cursor)
     return WindowDetail(
-        found, found.name or chatbot_name or "", sessions(connection, page.rows), page.next
+        found,
+        chatbot_name(connection, found.serial_number) or found.name,
+        sessions(connection, page.rows),
+        lead_counts(connection, [window_id]).get(window_id, 0),
+        page.next,
     )
 
 
@@ -176,7 +286,12 @@ class SessionDetail:
 
 def session(connection: Connection, conversation_id: int) -> SessionDetail | None:
     row: AnyRow | None = connection.execute(
-        select(*CONVERSATION_COLUMNS, col(ChatWindow.id).label("window_id"), col(ChatWindow.name))
+        select(
+            *CONVERSATION_COLUMNS,
+            col(ChatWindow.id).label("window_id"),
+            col(ChatWindow.name),
+            col(ChatWindow.start_time),
+        )
         .join(ChatWindow, col(ChatWindow.id) == Conversation.window_id)
         .where(col(Conversation.id) == conversation_id)
     ).first()

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from app.models import LEAD_STATUSES
 from app.web.errors import BadParameter
@@ -28,7 +29,8 @@ class LeadFilter:
     since: date | None = None
     until: date | None = None
     q: str = ""
-    cursor: Cursor | None = None
+    cursor: Cursor | None = None  # a page of the rows older than this one ("Older →")
+    newer: Cursor | None = None  # a page of the rows newer than this one ("← Newer")
     limit: int = PAGE_SIZE
 
     @classmethod
@@ -40,6 +42,7 @@ class LeadFilter:
         if status not in STATUS_CHOICES:
             raise BadParameter(f"status: must be one of {', '.join(STATUS_CHOICES)}")
         cursor_text = params.get("cursor", "").strip()
+        newer_text = params.get("newer", "").strip()
         return cls(
             type=kind,
             status=status,
@@ -48,6 +51,7 @@ class LeadFilter:
             until=day(params, "until"),
             q=params.get("q", "").strip()[:200],
             cursor=Cursor.decode(cursor_text) if cursor_text else None,
+            newer=Cursor.decode(newer_text, "newer") if newer_text and not cursor_text else None,
             limit=whole_number(params, "limit", low=1, high=max_limit) or min(PAGE_SIZE, max_limit),
         )
 
@@ -62,8 +66,37 @@ class LeadFilter:
             "until": current.until.isoformat() if current.until else "",
             "q": current.q,
             "cursor": current.cursor.encode() if current.cursor else "",
+            "newer": current.newer.encode() if current.newer else "",
         }
         return {key: value for key, value in args.items() if value}
+
+    @property
+    def everywhere(self) -> LeadFilter:
+        """The same filter over the whole list, not one page of it (for "all matching")."""
+        return replace(self, cursor=None, newer=None)
+
+    @property
+    def at_top(self) -> bool:
+        """The newest page: where new arrivals show up live."""
+        return self.cursor is None and self.newer is None
+
+    @property
+    def query(self) -> str:
+        """This filter and page as a URL's query string (``""`` for the default list)."""
+        return urlencode(self.query_args())
+
+    @classmethod
+    def from_query(cls, text: str) -> LeadFilter | None:
+        """The list a lead was opened from (its ``?from=``); None if it is not one."""
+        try:
+            return cls.parse(dict(parse_qsl(text[:2000])))
+        except BadParameter:
+            return None
+
+    def lead_href(self, lead_id: int) -> str:
+        """A lead's page that remembers this list: back, previous and next keep to it."""
+        query = self.query
+        return f"/leads/{lead_id}?{urlencode({'from': query})}" if query else f"/leads/{lead_id}"
 
     @property
     def narrowed(self) -> bool:

@@ -1,12 +1,14 @@
 """Reading leads and appointments: the filtered newest-first list, one lead with all it links
-to, the count of new ones; and the two changes a person makes to a lead (status, a note).
+to, the count of new ones (the changes a person makes are in ``triage``, the inbox's paging both
+ways, counts and live arrivals in ``lead_place``).
 
-Newest first is ``coalesce(created_at, received_at)`` then ``id``, both descending; migration
-web_0001 indexes exactly that expression.
+Newest first is ``coalesce(created_at, received_at)`` then ``id``, both descending
+(``lead_order``); migration web_0001 indexes exactly that expression.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,39 +20,35 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Label,
-    SQLColumnExpression,
-    and_,
     func,
-    insert,
     inspect,
     or_,
     select,
-    update,
 )
 from sqlmodel import col
 
-from app.models import Chatbot, ChatWindow, Conversation, Lead, Message, Note, UTCDateTime, utcnow
-from app.web.paging import AnyRow, AnySelect, Cursor, Page, read_page
-from app.web.queries import search
+from app.models import Chatbot, ChatWindow, Conversation, Lead, Message, Note
+from app.web.paging import AnyRow, AnySelect, Cursor, Page, page_of
+from app.web.queries import lead_search
 from app.web.queries.lead_filter import LeadFilter
+from app.web.queries.lead_order import (
+    NEWEST_FIRST,
+    OLDEST_FIRST,
+    SORT_KEY,
+    WINDOWS,
+    at_or_newer,
+    at_or_older,
+    date_window,
+    older_than,
+)
 
 LEAD = inspect(Lead).local_table  # rows of plain columns: the reads here use Core
-# Typed explicitly so bound datetimes go through UTCDateTime (aware -> naive UTC).
-SORT_KEY = func.coalesce(col(Lead.created_at), col(Lead.received_at), type_=UTCDateTime())
 CHATBOT_NAME: Label[str] = col(Chatbot.name).label("chatbot_name")
 PREVIEW_CHARS = 160
+_DIGITS = re.compile(r"(\d+)")
 NEW_COUNT_KEY = "inbox_new_count"  # in the pooled connection's info: (data version, count)
 
 Read = Callable[[], AbstractContextManager[Connection]]
-
-
-def older_than(cursor: Cursor) -> ColumnElement[bool]:
-    """After ``cursor`` in newest-first order. Spelt out rather than as a row value
-    ``(key, id) < (?, ?)``: SQLite turns only this form into an index range (2 ms, not 170 ms,
-    deep into 60k leads).
-    """
-    key = SORT_KEY
-    return and_(key <= cursor.when, or_(key < cursor.when, col(Lead.id) < cursor.id))
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -63,33 +61,57 @@ def apply_filter(
     where: LeadFilter,
     tz: ZoneInfo,
     *,
+    walk: lead_search.Window | None = None,
     with_search: bool = True,
+    counting: bool = False,
 ) -> AnySelect:
+    """``statement`` narrowed to the leads ``where`` matches (a search tested lead by lead
+    over one ``walk`` of the date index: ``read_in_date_order``)."""
     kind, status = func.lower(col(Lead.type)), col(Lead.status)
     if where.type == "other":
         statement = statement.where(kind.not_in(("lead", "appointment")))
     elif where.type:
         statement = statement.where(kind == where.type)
-    if where.status == "active":
+    if where.status == "active" and counting:
+        # Two ranges of ix_lead_status: "archived" sorts first, so a count over ``!=`` would
+        # step over every archived lead before the first it counts (30 ms in 1M, not 2.5 ms).
+        statement = statement.where(or_(status < "archived", status > "archived"))
+    elif where.status == "active":
         statement = statement.where(status != "archived")
     elif where.status != "all":
         statement = statement.where(status == where.status)
     if where.chatbot:
         statement = statement.where(col(Lead.serial_number) == where.chatbot)
-    if where.since:
-        statement = statement.where(local_midnight(where.since, tz) <= SORT_KEY)
-    if where.until:  # inclusive: the whole of that day
-        statement = statement.where(local_midnight(where.until + timedelta(1), tz) > SORT_KEY)
-    matches = search.lead_matches(connection, where.q) if where.q and with_search else None
+    statement = statement.where(*dates(where, tz))
+    searching = where.q and with_search
+    matches = lead_search.lead_matches(connection, where.q, walk=walk) if searching else None
     if matches is not None:
         statement = statement.where(matches)
     return statement
+
+
+def dates(where: LeadFilter, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+    found = []
+    if where.since:
+        found.append(local_midnight(where.since, tz) <= SORT_KEY)
+    if where.until:  # inclusive: the whole of that day
+        found.append(local_midnight(where.until + timedelta(1), tz) > SORT_KEY)
+    return found
+
+
+def matching_ids(
+    connection: Connection, where: LeadFilter, tz: ZoneInfo, *, counting: bool = False
+) -> AnySelect:
+    """The ids of every lead the filter matches, on every page (bulk actions, counts)."""
+    statement = select(col(Lead.id)).select_from(LEAD)
+    return apply_filter(connection, statement, where.everywhere, tz, counting=counting)
 
 
 LIST_COLUMNS = (
     col(Lead.id),
     col(Lead.type),
     col(Lead.status),
+    col(Lead.seen_at),
     col(Lead.first_name),
     col(Lead.last_name),
     col(Lead.email),
@@ -104,43 +126,74 @@ LIST_COLUMNS = (
 EXPORT_COLUMNS = (*LEAD.columns, CHATBOT_NAME, SORT_KEY.label("when"))
 
 
-def listing(
+def read_in_date_order(
     connection: Connection,
     columns: tuple[Any, ...],
     where: LeadFilter,
     tz: ZoneInfo,
-    cursor: Cursor | None,
-) -> AnySelect:
-    """Newest first. A SQLite text search is driven from the FTS table in id order (arrival
-    order, all but identical to creation order for leads pushed as they happen).
+    place: ColumnElement[bool] | None,
+    limit: int,
+    *,
+    newest_first: bool = True,
+) -> list[AnyRow]:
+    """Up to ``limit`` rows that ``where`` matches from ``place`` on, newest (or oldest) first
+    by when each lead was made: a search too (people read a search as a list of dates,
+    whatever order the leads arrived in).
+
+    A search that matches many leads (``lead_search.Found.many``) is read one window of the
+    date index at a time: the next 2,000 leads from ``place``, tested against the FTS
+    matches among their ids only. A window that holds ``limit`` matches holds the first
+    ``limit`` (the walk is in order); otherwise one ten times as long is tried. Testing
+    against every match would gather them all first: the 466,000 leads with "kitchen" and
+    "roof" in 1M took 300 ms, where a page needs a few hundred.
     """
-    fts = search.fts_source(connection, "lead_fts", where.q)
-    order: tuple[SQLColumnExpression[Any], ...]
-    if fts is None:
+    order = NEWEST_FIRST if newest_first else OLDEST_FIRST
+
+    def read(walk: lead_search.Window | None, within: ColumnElement[bool] | None) -> list[AnyRow]:
         statement = select(*columns).select_from(LEAD)
-        order = (SORT_KEY.desc(), col(Lead.id).desc())
-        after = older_than(cursor) if cursor is not None else None
-    else:
-        source, match = fts
-        rowid = source.c.rowid
-        statement = select(*columns).select_from(source.join(LEAD, col(Lead.id) == rowid))
-        statement = statement.where(match)
-        order = (rowid.desc(),)
-        after = rowid < cursor.id if cursor is not None else None
-    statement = statement.outerjoin(Chatbot, col(Chatbot.serial_number) == Lead.serial_number)
-    statement = apply_filter(connection, statement, where, tz, with_search=fts is None)
-    if after is not None:
-        statement = statement.where(after)
-    return statement.order_by(*order)
+        statement = statement.outerjoin(Chatbot, col(Chatbot.serial_number) == Lead.serial_number)
+        statement = apply_filter(connection, statement, where, tz, walk=walk)
+        for condition in (place, within):
+            if condition is not None:
+                statement = statement.where(condition)
+        return list(connection.execute(statement.order_by(*order).limit(limit)))
+
+    searched = lead_search.look_up(connection, where.q) if where.q and _sqlite(connection) else None
+    if searched is None or not searched.many:
+        return read(None, None)
+    starts = [] if place is None else [place]
+    for size in WINDOWS:
+        window = date_window(connection, [*starts, *dates(where, tz)], order, size)
+        if window is None:
+            return []
+        walk, edge = window
+        if edge is None:
+            return read(walk, None)
+        rows = read(walk, at_or_newer(edge) if newest_first else at_or_older(edge))
+        if len(rows) >= limit:
+            return rows
+    return read(lead_search.EVERY_ID, None)
 
 
-def _cursor(row: AnyRow) -> Cursor:
+def _sqlite(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+def cursor_of(row: AnyRow) -> Cursor:
     return Cursor(row.when, row.id)
 
 
+def place_of(lead: AnyRow) -> Cursor:
+    """A whole lead's place in the list (the list's own ``when`` is this coalesce)."""
+    return Cursor(lead.created_at or lead.received_at, lead.id)
+
+
 def page(connection: Connection, where: LeadFilter, tz: ZoneInfo) -> Page[Cursor]:
-    statement = listing(connection, LIST_COLUMNS, where, tz, where.cursor)
-    return read_page(connection, statement, where.limit, _cursor)
+    """A page of rows older than the filter's cursor (the API's paging; the inbox pages both
+    ways with ``lead_place.list_page``)."""
+    place = older_than(where.cursor) if where.cursor is not None else None
+    rows = read_in_date_order(connection, LIST_COLUMNS, where, tz, place, where.limit + 1)
+    return page_of(rows, where.limit, cursor_of)
 
 
 def iterate(
@@ -156,8 +209,8 @@ def iterate(
     size = min(first, chunk)
     while True:
         with read() as connection:
-            statement = listing(connection, EXPORT_COLUMNS, where, tz, cursor).limit(size)
-            rows = list(connection.execute(statement).all())
+            place = older_than(cursor) if cursor is not None else None
+            rows = read_in_date_order(connection, EXPORT_COLUMNS, where, tz, place, size)
         yield from rows
         if len(rows) < size:
             return
@@ -166,7 +219,7 @@ def iterate(
             # Only rows written outside this app (another time format) could do this;
             # stop rather than send the same rows forever.
             raise RuntimeError(f"export did not advance past lead {cursor.id}")
-        cursor = _cursor(rows[-1])
+        cursor = cursor_of(rows[-1])
 
 
 def with_chatbot(connection: Connection, ids: list[int]) -> dict[int, AnyRow]:
@@ -196,14 +249,15 @@ def appointments(connection: Connection, since: datetime, limit: int) -> list[An
 
 
 def count_new(connection: Connection) -> int:
-    """Leads with status ``new``: the menu badge on every page, and the API's ``new_count``.
+    """Leads with status ``new`` nobody has seen yet (opened, or marked seen): the menu badge
+    on every page, the inbox's tab title, and the API's ``new_count``.
 
     Counting 250,000 new leads takes 20 ms, on every page. On SQLite the count is therefore
     kept with the pooled connection and reused for as long as nothing was written: ``PRAGMA
     data_version`` changes when any other connection commits (read in this transaction's
     snapshot, like the count), ``total_changes`` when this one writes.
     """
-    statement = select(func.count()).where(col(Lead.status) == "new")
+    statement = select(func.count()).where(col(Lead.status) == "new", col(Lead.seen_at).is_(None))
     if connection.dialect.name != "sqlite":
         return int(connection.execute(statement).scalar() or 0)
     version = (
@@ -219,8 +273,16 @@ def count_new(connection: Connection) -> int:
 
 
 def chatbots(connection: Connection) -> list[AnyRow]:
+    """Every chatbot, in the order a person counts them: Bot 2 before Bot 10 (unnamed last)."""
     name, serial = col(Chatbot.name), col(Chatbot.serial_number)
-    return list(connection.execute(select(serial, name).order_by(name, serial)).all())
+    rows = connection.execute(select(serial, name)).all()
+    return sorted(rows, key=lambda row: (not row.name, natural_key(row.name), row.serial_number))
+
+
+def natural_key(text: str) -> list[Any]:
+    """Text with its runs of digits as numbers; split on one group, so parts alternate
+    text, number, text…, and two keys always compare like with like."""
+    return [int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(text)]
 
 
 @dataclass
@@ -312,21 +374,3 @@ def messages(connection: Connection, conversation_id: int) -> list[AnyRow]:
             .order_by(col(Message.position), col(Message.id))
         ).all()
     )
-
-
-# ---- writer jobs (``db.writer.run``): False when there is no such lead -------------------
-
-
-def set_status(connection: Connection, lead_id: int, status: str) -> bool:
-    values: dict[str, Any] = {"status": status}
-    if status in ("contacted", "done"):  # the first time only: Insights' time to contact
-        values["contacted_at"] = func.coalesce(col(Lead.contacted_at), utcnow())
-    result = connection.execute(update(Lead).where(col(Lead.id) == lead_id).values(**values))
-    return bool(result.rowcount)
-
-
-def add_note(connection: Connection, lead_id: int, body: str) -> bool:
-    if connection.execute(select(col(Lead.id)).where(col(Lead.id) == lead_id)).first() is None:
-        return False
-    connection.execute(insert(Note).values(lead_id=lead_id, created_at=utcnow(), body=body))
-    return True

@@ -6,7 +6,8 @@ What a person types becomes a prefix search on each word, all words required; th
 quotes and operators are not passed through, so no input can be a syntax error.
 On SQLite each prefix is spelt out as an OR of the indexed terms that start with it, read from
 the ``*_fts_terms`` tables (migration web_0002), because FTS5 itself would first gather every
-posting of every such term (see ``expand``).
+posting of every such term (see ``expand``). A search of the leads, phone numbers included,
+is ``lead_search``, built on these.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlmodel import col
 
-from app.models import Lead, Message
+from app.models import Message
 
 MAX_TERMS = 12
 # A prefix with more terms than this is left to FTS5's own prefix query: in practice the
@@ -49,16 +50,11 @@ def _tsquery(words: list[str]) -> str:
     return " & ".join(f"{word}:*" for word in words)
 
 
-def lead_matches(connection: Connection, query: str) -> ColumnElement[bool] | None:
-    """A condition on ``Lead`` true for leads matching ``query``; None for an empty query."""
+def lead_words(query: str) -> ColumnElement[bool] | None:
+    """PostgreSQL: leads whose words match ``query`` (SQLite: ``lead_search``)."""
     words = terms(query)
     if not words:
         return None
-    if connection.dialect.name == "sqlite":
-        rows = text("SELECT rowid FROM lead_fts WHERE lead_fts MATCH :lead_q").bindparams(
-            bindparam("lead_q", _fts5(words))
-        )
-        return col(Lead.id).in_(rows)
     document: ColumnClause[str] = literal_column(
         "coalesce(lead.first_name, '') || ' ' || coalesce(lead.last_name, '') || ' ' || "
         "coalesce(lead.email, '') || ' ' || coalesce(lead.phone_number, '') || ' ' || "

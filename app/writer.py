@@ -1,0 +1,342 @@
+"""The single writer thread: every write of the app, grouped into one transaction and one fsync.
+
+``Writer`` takes every job waiting in its queue, runs them in one transaction and commits once
+(if one job fails, the group is rerun with a savepoint per job, so one bad job cannot sink its
+neighbours). Many webhook deliveries thus share one fsync, and each caller is answered only after
+the commit that holds its own rows. Jobs submitted with ``submit_item`` name a group function
+instead: consecutive ones of the same group run as one call over all their items, so a group of
+leads costs one statement per table rather than five per lead. A job may also ask for others to
+hear of that commit (``after_commit``): the notification worker learns of new outbox rows this
+way, once they are visible to its reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+log = logging.getLogger("app.db")
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+WriteJob = Callable[[Connection], T]
+# A function of a connection and a group's items, returning one result per item, in order.
+GroupJob = Callable[[Connection, list[Item]], Sequence[T]]
+
+MAX_BATCH = 256
+# Key in the writer connection's ``info`` while a job runs: the topics that job asked for.
+_ASKED = "app.db.after_commit"
+
+
+class StorageUnavailable(RuntimeError):
+    """The database cannot take writes now (disk full, locked too long, read-only, gone)."""
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "full" in text:
+        return "the disk holding the database is full"
+    if "locked" in text or "busy" in text:
+        return "the database stayed locked by another process past the busy timeout"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "the database is read-only"
+    return "the database is unavailable"
+
+
+SQLITE_ERROR = 1  # SQLite's generic result code: a mistake in the statement itself
+
+
+def is_storage_trouble(exc: OperationalError) -> bool:
+    """Whether an OperationalError means the database (not one job's SQL) is in trouble.
+
+    pysqlite raises OperationalError for a job's own mistakes too ("no such table", syntax
+    errors), with the generic SQLITE_ERROR code; those must fail that job alone, not its whole
+    batch. Busy, locked, I/O, full, read-only and the like carry their own codes.
+    """
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is None or code & 0xFF != SQLITE_ERROR  # extended codes keep the primary low
+
+
+def after_commit(connection: Connection, topic: str) -> None:
+    """From inside a writer job: announce ``topic`` once the commit holding this job's rows is done.
+
+    The writer then calls whoever subscribed to ``topic`` (``Writer.subscribe``), in its own
+    thread, once per commit however many jobs of the batch asked. Only committed rows count:
+    - the job raises, or the batch's commit fails (disk full, lock timeout): its rows do not
+      exist, so nothing is announced;
+    - a batch in which one job failed is rolled back whole and rerun with a savepoint per job:
+      what the jobs asked during the rolled-back attempt is forgotten; during the rerun the
+      failing job's asks are dropped with its savepoint, its neighbours' announced once;
+    - a job that rolls back a savepoint of its own after asking still announces: a subscriber
+      woken for nothing new costs a pass, so this errs that way rather than toward silence;
+    - outside a writer job (a migration, a test's own transaction) it does nothing.
+    """
+    asked = connection.info.get(_ASKED)
+    if asked is not None:
+        asked.add(topic)
+
+
+class _OneJobFailed(Exception):
+    """A job raised inside a group transaction: the group is rerun with savepoints."""
+
+
+@dataclass
+class _Job:
+    run: WriteJob[Any]
+    future: Future[Any]
+    group: GroupJob[Any, Any] | None = None  # run together with its neighbours of this group
+    item: Any = None
+
+
+class Writer:
+    """Serialises every write through one thread and commits them in groups."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._subscribers: dict[str, set[Callable[[], None]]] = {}
+        self._subscribers_lock = threading.Lock()
+        self.commits = 0
+        self.last_outcome: tuple[float, str | None] = (0.0, None)  # (monotonic, trouble): healthz
+
+    def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit holding a job that asked ``after_commit(c, topic)``.
+
+        It runs in the writer thread before the batch's callers are answered, so it must be
+        quick and never wait on a writer job (it would wait on itself): setting an event is
+        right. An exception from it is logged; the writer carries on.
+        """
+        with self._subscribers_lock:
+            self._subscribers.setdefault(topic, set()).add(callback)
+
+    def unsubscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        with self._subscribers_lock:
+            self._subscribers.get(topic, set()).discard(callback)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="db-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish every job already queued, then end the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def submit(self, job: WriteJob[T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._thread is None:
+            future.set_exception(StorageUnavailable("the database writer is not running"))
+        else:
+            self._queue.put(_Job(job, future))
+        return future
+
+    def submit_item(self, group: GroupJob[Item, T], item: Item) -> Future[T]:
+        """Queue ``item`` for ``group``: queued neighbours of the same group are handed to one
+        call of it. Alone (and in the savepoint rerun) it is ``group(connection, [item])``."""
+        future: Future[T] = Future()
+        if self._thread is None:
+            future.set_exception(StorageUnavailable("the database writer is not running"))
+        else:
+            self._queue.put(_Job(lambda c: group(c, [item])[0], future, group, item))
+        return future
+
+    async def run_item(self, group: GroupJob[Item, T], item: Item) -> T:
+        return await asyncio.wrap_future(self.submit_item(group, item))
+
+    async def run(self, job: WriteJob[T]) -> T:
+        return await asyncio.wrap_future(self.submit(job))
+
+    def run_sync(self, job: WriteJob[T]) -> T:
+        return self.submit(job).result()
+
+    def _loop(self) -> None:
+        connection: Connection | None = None
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            # Marking each future running makes a later cancel() fail, rather than set_result()
+            # raise InvalidStateError here and end this thread (and every write with it). One
+            # cancelled before it started (its awaiting task was cancelled) is skipped.
+            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            if not batch:
+                continue
+            if connection is None:
+                connection = self._connect(batch)
+                if connection is None:
+                    continue
+            failure = self._commit(connection, batch)
+            if failure is not None:
+                connection.invalidate()
+                connection = None
+                # Whoever queued while this batch waited for the lock has waited too: answer
+                # them now rather than let each wait a whole busy timeout again. Taken before
+                # anyone hears of the failure, so a retry sent after it is tried afresh.
+                queued, stop_seen = self._take_queued()
+                stopping = stopping or stop_seen
+                self._fail([*batch, *queued], failure)
+        if connection is not None:
+            connection.close()
+
+    def _connect(self, batch: list[_Job]) -> Connection | None:
+        try:
+            connection = self.engine.connect()
+        except DBAPIError as exc:
+            log.error("database connection failed: %s", describe_storage_error(exc))
+            self._fail(batch, exc)
+            return None
+        return connection.execution_options(sqlite_immediate=True)
+
+    def _commit(self, connection: Connection, batch: list[_Job]) -> DBAPIError | None:
+        topics: set[str] = set()  # what the committed jobs asked to announce
+        try:
+            try:
+                results = self._run_together(connection, batch, topics)
+            except _OneJobFailed:
+                # Rolled back whole; now each job in a savepoint of its own, so the failing
+                # one fails alone. Jobs must therefore be safe to run again (they are pure
+                # database work on a transaction that never committed).
+                topics.clear()
+                with connection.begin():
+                    results = [self._run_one(connection, job, topics) for job in batch]
+        except DBAPIError as exc:
+            log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
+            return exc  # the caller fails the batch
+        self.commits += 1
+        self.last_outcome = (time.monotonic(), None)
+        self._announce(topics)
+        for job, (result, error) in zip(batch, results, strict=True):
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+        return None
+
+    def _announce(self, topics: set[str]) -> None:
+        with self._subscribers_lock:
+            callbacks = [c for topic in topics for c in self._subscribers.get(topic, ())]
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback failed")
+
+    def _take_queued(self) -> tuple[list[_Job], bool]:
+        """Every job waiting in the queue, and whether the stop sentinel was among them."""
+        waiting: list[_Job] = []
+        stop_seen = False
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return waiting, stop_seen
+            if job is None:
+                stop_seen = True
+            elif job.future.set_running_or_notify_cancel():
+                waiting.append(job)
+
+    @staticmethod
+    def _run_job(connection: Connection, job: _Job, topics: set[str]) -> Any:
+        """Run one job; what it asked to announce joins ``topics`` only if it returns."""
+        return Writer._asking(connection, topics, lambda: job.run(connection))
+
+    @staticmethod
+    def _run_group(connection: Connection, jobs: list[_Job], topics: set[str]) -> list[Any]:
+        group = jobs[0].group
+        assert group is not None
+        results = Writer._asking(
+            connection, topics, lambda: list(group(connection, [job.item for job in jobs]))
+        )
+        if len(results) != len(jobs):
+            raise TypeError(f"{group!r} gave {len(results)} results for {len(jobs)} items")
+        return results
+
+    @staticmethod
+    def _asking(connection: Connection, topics: set[str], work: Callable[[], T]) -> T:
+        info = connection.info  # held: an invalidated connection would not give it back
+        asked: set[str] = set()
+        info[_ASKED] = asked
+        try:
+            result = work()
+        finally:
+            info.pop(_ASKED, None)
+        topics |= asked
+        return result
+
+    @staticmethod
+    def _run_together(
+        connection: Connection, batch: list[_Job], topics: set[str]
+    ) -> list[tuple[Any, BaseException | None]]:
+        """The fast path: no savepoint per job, which costs two statements each."""
+        with connection.begin():
+            try:
+                results: list[Any] = []
+                for jobs in _runs(batch):
+                    if jobs[0].group is None:
+                        results += [Writer._run_job(connection, job, topics) for job in jobs]
+                    else:
+                        results += Writer._run_group(connection, jobs, topics)
+                return [(result, None) for result in results]
+            except Exception as exc:
+                if isinstance(exc, OperationalError) and is_storage_trouble(exc):
+                    raise
+                raise _OneJobFailed from exc
+
+    @staticmethod
+    def _run_one(
+        connection: Connection, job: _Job, topics: set[str]
+    ) -> tuple[Any, BaseException | None]:
+        asked: set[str] = set()
+        try:
+            with connection.begin_nested():
+                result = Writer._run_job(connection, job, asked)
+        except Exception as exc:
+            if isinstance(exc, OperationalError) and is_storage_trouble(exc):
+                raise  # the database itself is in trouble: the whole batch fails, callers get 503
+            log.exception("write job failed")
+            return None, exc
+        topics |= asked  # only once its savepoint is released: its rows will be committed
+        return result, None
+
+    def _fail(self, batch: list[_Job], exc: BaseException) -> None:
+        error = StorageUnavailable(describe_storage_error(exc))
+        self.last_outcome = (time.monotonic(), str(error))
+        for job in batch:
+            job.future.set_exception(error)
+
+
+def _runs(batch: list[_Job]) -> list[list[_Job]]:
+    """The batch cut where the group changes: neighbours of one group run as one call."""
+    runs: list[list[_Job]] = []
+    for job in batch:
+        if runs and job.group is not None and runs[-1][0].group is job.group:
+            runs[-1].append(job)
+        else:
+            runs.append([job])
+    return runs
