@@ -18,6 +18,7 @@ import hmac
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 HEADER = "X-Webhook-Signature"
 RAW = "raw"
@@ -97,6 +98,7 @@ def parse_header(value: str | None) -> SignatureHeader:
     return SignatureHeader(timestamp, tuple(signatures))
 
 
+@lru_cache(maxsize=64)  # a handful of keys, asked for on every verified delivery
 def key_fingerprint(key: str) -> str:
     """Tells configured keys apart in logs and pages without revealing them."""
     return hashlib.sha256(key.encode()).hexdigest()[:8]

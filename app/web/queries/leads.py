@@ -8,7 +8,6 @@ Newest first is ``coalesce(created_at, received_at)`` then ``id``, both descendi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -41,11 +40,11 @@ from app.web.queries.lead_order import (
     date_window,
     older_than,
 )
+from app.web.textparts import natural_key
 
 LEAD = inspect(Lead).local_table  # rows of plain columns: the reads here use Core
 CHATBOT_NAME: Label[str] = col(Chatbot.name).label("chatbot_name")
 PREVIEW_CHARS = 160
-_DIGITS = re.compile(r"(\d+)")
 NEW_COUNT_KEY = "inbox_new_count"  # in the pooled connection's info: (data version, count)
 
 Read = Callable[[], AbstractContextManager[Connection]]
@@ -277,12 +276,6 @@ def chatbots(connection: Connection) -> list[AnyRow]:
     name, serial = col(Chatbot.name), col(Chatbot.serial_number)
     rows = connection.execute(select(serial, name)).all()
     return sorted(rows, key=lambda row: (not row.name, natural_key(row.name), row.serial_number))
-
-
-def natural_key(text: str) -> list[Any]:
-    """Text with its runs of digits as numbers; split on one group, so parts alternate
-    text, number, text…, and two keys always compare like with like."""
-    return [int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(text)]
 
 
 @dataclass
