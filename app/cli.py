@@ -101,8 +101,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from app import edge
     from app.server import create_app
 
+    app = create_app(settings)
+    app.state.ingest.start()  # a fork: before uvicorn starts the event loop or any thread
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         # uvicorn's HTTP/1.1 protocol with deadlines and a connection bound (app/edge.py)

@@ -1,6 +1,7 @@
 """The one module that owns the database: engine, per-connection settings, migrations, writes.
 
-All writes go through ``Writer`` (``app.writer``, re-exported here): a single thread with its own
+Writes go through ``Writer`` (``app.writer``, re-exported here; accepted deliveries through
+the ingest process, ``app.ingest_process``, which commits the same way): a thread with its own
 connection that groups every queued job into one transaction and one fsync, and announces
 ``after_commit`` topics to subscribers (how the notification worker is woken).
 """

@@ -24,6 +24,7 @@ from app.forward.service import ForwardService
 from app.forward.worker import ForwardWorker
 from app.health import Health
 from app.ingest.processor import Processor
+from app.ingest_process import IngestProcess
 from app.live_settings import LiveSettings
 from app.metrics import Metrics, MetricsEndpoint
 from app.notify.service import NotifyService
@@ -46,7 +47,9 @@ def create_app(settings: Settings) -> Starlette:
         settings,
         recheck=lambda d, now: recheck_quarantine(d, now, lambda _: processor.wake()),
     )
-    webhook = Webhook(live, db, on_pending=processor.wake)
+    # Started by `python -m app` before the server (a fork); the writer thread stores otherwise.
+    ingest = IngestProcess(settings, db)
+    webhook = Webhook(live, db, ingest.store, on_pending=processor.wake)
     targets = TargetRegistry(settings)  # one plugin instance (and lock) per target for both
     notify_worker = NotifyWorker(settings, db, targets, live)
     # The API behind Settings -> Notifications; it wakes the worker when rows are due now.
@@ -76,6 +79,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(db.open)
         await run_in_threadpool(live.reload, db)
+        await ingest.connect()
         processor.start()
         await run_in_threadpool(notify_worker.start)
         await run_in_threadpool(forward_worker.start)
@@ -97,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
             await run_in_threadpool(notify_worker.stop)  # in-flight sends get recorded
             await run_in_threadpool(forward_worker.stop)  # likewise
             processor.stop()
+            await ingest.stop()
             await run_in_threadpool(db.close)
 
     receive_webhook = metrics.count_answers(webhook.post)
@@ -124,6 +129,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.notify = notify
     app.state.forward = forward
     app.state.processor = processor
+    app.state.ingest = ingest
     app.state.web = web.web
     return app
 

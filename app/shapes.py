@@ -58,20 +58,26 @@ def kind_of(document: object) -> str:
     return "unknown"
 
 
-def parse_json(body: bytes | bytearray) -> Any:
-    def reject_constant(name: str) -> None:
-        raise IngestError(f"invalid JSON: {name} is not a JSON value")
+def _reject_constant(name: str) -> None:
+    raise IngestError(f"invalid JSON: {name} is not a JSON value")
 
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads would build one a call
+
+
+def parse_json(body: bytes | bytearray) -> Any:
     # Decoded as the vendor's stack decodes it (body-parser: one BOM dropped, invalid UTF-8 as
     # U+FFFD), which is also what its signature covered: a verified lead is a lead.
     try:
-        document = json.loads(body.decode("utf-8-sig", "replace"), parse_constant=reject_constant)
+        document = _DECODER.decode(body.decode("utf-8-sig", "replace"))
     except json.JSONDecodeError as exc:
         raise IngestError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
         raise IngestError("invalid JSON: nested too deeply") from None
+    except IngestError:
+        raise  # NaN or Infinity (_reject_constant): a ValueError, already worded
     except ValueError as exc:
         # An integer literal past Python's int-from-string digit limit (4,300 digits); left
         # uncaught it fails the storing transaction: a 503 the vendor retries for ever.
@@ -84,15 +90,16 @@ def parse_json(body: bytes | bytearray) -> Any:
 def _deeper_than(document: Any, limit: int) -> bool:
     """Walked without recursion: storing a value writes it as JSON again, recursively, and
     Python's recursion limit (about 1,000) would fail that transaction: a 503 for ever."""
-    stack: list[tuple[Any, int]] = [(document, 1)]
+    if not isinstance(document, dict | list):
+        return limit < 1
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
     while stack:
         value, depth = stack.pop()
-        if depth > limit:
+        children = value.values() if isinstance(value, dict) else value
+        if depth + (1 if children else 0) > limit:  # a container's items are one level deeper
             return True
-        if isinstance(value, dict):
-            stack.extend((each, depth + 1) for each in value.values())
-        elif isinstance(value, list):
-            stack.extend((each, depth + 1) for each in value)
+        # Only the containers are walked further: a lead is one object of strings and numbers.
+        stack.extend((each, depth + 1) for each in children if isinstance(each, dict | list))
     return False
 
 
@@ -126,7 +133,7 @@ def text_field(document: Mapping[str, Any], key: str, *, required: bool = False)
     # JSON may escape a lone surrogate (JSON.stringify does, for an emoji cut in half); the
     # database cannot encode one, and failing would refuse the whole delivery. The raw body
     # keeps the original; the record shows U+FFFD.
-    return _LONE_SURROGATE.sub("\ufffd", value)
+    return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def int_field(document: Mapping[str, Any], key: str) -> int:

@@ -164,16 +164,22 @@ def _processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | Non
 
 
 def _remembering_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A lead's rows carry the same ``now`` half a dozen times, and turning a datetime into
-    SQLite's text costs more than the insert: convert each distinct object once."""
-    last: tuple[Any, Any] = (object(), None)  # one tuple, so a swap is atomic between threads
+    """A group's rows carry the same ``now`` many times, between values of their own (each
+    delivery's arrival time), and turning a datetime into SQLite's text costs more than the
+    insert: the last two distinct objects are converted once each."""
+    unseen = (object(), None)
+    recent = (unseen, unseen)  # one tuple, so a swap is atomic between threads
 
     def process_once(value: Any) -> Any:
-        nonlocal last
-        seen, converted = last
-        if value is not seen:
-            converted = process(value)
-            last = (value, converted)
+        nonlocal recent
+        latest, before = recent
+        if value is latest[0]:
+            return latest[1]
+        if value is before[0]:
+            recent = (before, latest)
+            return before[1]
+        converted = process(value)
+        recent = ((value, converted), latest)
         return converted
 
     return process_once

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TypeVar
 
@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from app.accept_group import Accepting, store_accepted_group
+from app.accept_group import Accepting
 from app.bodies import BadRequest, BodyTooLarge, UnsupportedEncoding, is_identity, read_body
 from app.clientip import client_ip, in_networks, parse_ip
 from app.config import Settings
@@ -29,6 +29,7 @@ from app.deliveries import (
     UNSIGNED_ALLOWED_IP,
     Attempt,
     QuarantineLimits,
+    Stored,
     Verification,
     store_refusal,
 )
@@ -66,6 +67,7 @@ class Webhook:
         self,
         live: LiveSettings,
         db: Database,
+        store: Callable[[Accepting], Awaitable[Stored]],
         on_pending: Callable[[], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -74,6 +76,7 @@ class Webhook:
         self.live = live
         settings = live.environment
         self.db = db
+        self.store = store  # the ingest process, or the writer thread when it does not run
         self.on_pending = on_pending
         self.clock = clock
         # The JavaScript form of a large body is computed one at a time: it is the one step whose
@@ -176,9 +179,7 @@ class Webhook:
         )
         try:
             # An item of a group: the deliveries queued together are stored by one call.
-            stored = await self.db.writer.run_item(
-                store_accepted_group, Accepting(attempt, verification, sha256)
-            )
+            stored = await self.store(Accepting(attempt, verification, sha256))
         except StorageUnavailable as exc:
             log.error("delivery from %s not stored: %s; answered 503", attempt.client_ip, exc)
             return error(503, f"storage unavailable ({exc}); the delivery will be retried")

@@ -1,4 +1,7 @@
-"""The single writer thread: every write of the app, grouped into one transaction and one fsync.
+"""The writer thread: the app's writes, grouped into one transaction and one fsync.
+
+Accepted deliveries are stored by the ingest process instead (``app.ingest_process``), with
+the same ``commit_batch``; when that process is not running, they come here too.
 
 ``Writer`` takes every job waiting in its queue, runs them in one transaction and commits once
 (if one job fails, the group is rerun with a savepoint per job, so one bad job cannot sink its
@@ -90,12 +93,24 @@ class _OneJobFailed(Exception):
     """A job raised inside a group transaction: the group is rerun with savepoints."""
 
 
-@dataclass
-class _Job:
+@dataclass(frozen=True)
+class Job:
+    """One unit of a batch: a function of the connection, or an item of a group function."""
+
     run: WriteJob[Any]
-    future: Future[Any]
     group: GroupJob[Any, Any] | None = None  # run together with its neighbours of this group
     item: Any = None
+
+    @classmethod
+    def of_item(cls, group: GroupJob[Any, Any], item: Any) -> Job:
+        """Alone (and in the savepoint rerun) an item is ``group(connection, [item])``."""
+        return cls(lambda c: group(c, [item])[0], group, item)
+
+
+@dataclass
+class _Job:
+    job: Job
+    future: Future[Any]
 
 
 class Writer:
@@ -142,7 +157,7 @@ class Writer:
         if self._thread is None:
             future.set_exception(StorageUnavailable("the database writer is not running"))
         else:
-            self._queue.put(_Job(job, future))
+            self._queue.put(_Job(Job(job), future))
         return future
 
     def submit_item(self, group: GroupJob[Item, T], item: Item) -> Future[T]:
@@ -152,7 +167,7 @@ class Writer:
         if self._thread is None:
             future.set_exception(StorageUnavailable("the database writer is not running"))
         else:
-            self._queue.put(_Job(lambda c: group(c, [item])[0], future, group, item))
+            self._queue.put(_Job(Job.of_item(group, item), future))
         return future
 
     async def run_item(self, group: GroupJob[Item, T], item: Item) -> T:
@@ -216,29 +231,26 @@ class Writer:
     def _commit(self, connection: Connection, batch: list[_Job]) -> DBAPIError | None:
         topics: set[str] = set()  # what the committed jobs asked to announce
         try:
-            try:
-                results = self._run_together(connection, batch, topics)
-            except _OneJobFailed:
-                # Rolled back whole; now each job in a savepoint of its own, so the failing
-                # one fails alone. Jobs must therefore be safe to run again (they are pure
-                # database work on a transaction that never committed).
-                topics.clear()
-                with connection.begin():
-                    results = [self._run_one(connection, job, topics) for job in batch]
+            results = commit_batch(connection, [queued.job for queued in batch], topics)
         except DBAPIError as exc:
             log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
             return exc  # the caller fails the batch
         self.commits += 1
-        self.last_outcome = (time.monotonic(), None)
-        self._announce(topics)
-        for job, (result, error) in zip(batch, results, strict=True):
+        self.record(None)
+        self.announce(topics)
+        for queued, (result, error) in zip(batch, results, strict=True):
             if error is None:
-                job.future.set_result(result)
+                queued.future.set_result(result)
             else:
-                job.future.set_exception(error)
+                queued.future.set_exception(error)
         return None
 
-    def _announce(self, topics: set[str]) -> None:
+    def record(self, trouble: str | None) -> None:
+        """How the last write ended (None: committed), for /healthz; the ingest process's too."""
+        self.last_outcome = (time.monotonic(), trouble)
+
+    def announce(self, topics: set[str]) -> None:
+        """Call the subscribers of these topics: after a commit, here or in the ingest process."""
         with self._subscribers_lock:
             callbacks = [c for topic in topics for c in self._subscribers.get(topic, ())]
         for callback in callbacks:
@@ -261,79 +273,97 @@ class Writer:
             elif job.future.set_running_or_notify_cancel():
                 waiting.append(job)
 
-    @staticmethod
-    def _run_job(connection: Connection, job: _Job, topics: set[str]) -> Any:
-        """Run one job; what it asked to announce joins ``topics`` only if it returns."""
-        return Writer._asking(connection, topics, lambda: job.run(connection))
-
-    @staticmethod
-    def _run_group(connection: Connection, jobs: list[_Job], topics: set[str]) -> list[Any]:
-        group = jobs[0].group
-        assert group is not None
-        results = Writer._asking(
-            connection, topics, lambda: list(group(connection, [job.item for job in jobs]))
-        )
-        if len(results) != len(jobs):
-            raise TypeError(f"{group!r} gave {len(results)} results for {len(jobs)} items")
-        return results
-
-    @staticmethod
-    def _asking(connection: Connection, topics: set[str], work: Callable[[], T]) -> T:
-        info = connection.info  # held: an invalidated connection would not give it back
-        asked: set[str] = set()
-        info[_ASKED] = asked
-        try:
-            result = work()
-        finally:
-            info.pop(_ASKED, None)
-        topics |= asked
-        return result
-
-    @staticmethod
-    def _run_together(
-        connection: Connection, batch: list[_Job], topics: set[str]
-    ) -> list[tuple[Any, BaseException | None]]:
-        """The fast path: no savepoint per job, which costs two statements each."""
-        with connection.begin():
-            try:
-                results: list[Any] = []
-                for jobs in _runs(batch):
-                    if jobs[0].group is None:
-                        results += [Writer._run_job(connection, job, topics) for job in jobs]
-                    else:
-                        results += Writer._run_group(connection, jobs, topics)
-                return [(result, None) for result in results]
-            except Exception as exc:
-                if isinstance(exc, OperationalError) and is_storage_trouble(exc):
-                    raise
-                raise _OneJobFailed from exc
-
-    @staticmethod
-    def _run_one(
-        connection: Connection, job: _Job, topics: set[str]
-    ) -> tuple[Any, BaseException | None]:
-        asked: set[str] = set()
-        try:
-            with connection.begin_nested():
-                result = Writer._run_job(connection, job, asked)
-        except Exception as exc:
-            if isinstance(exc, OperationalError) and is_storage_trouble(exc):
-                raise  # the database itself is in trouble: the whole batch fails, callers get 503
-            log.exception("write job failed")
-            return None, exc
-        topics |= asked  # only once its savepoint is released: its rows will be committed
-        return result, None
-
     def _fail(self, batch: list[_Job], exc: BaseException) -> None:
         error = StorageUnavailable(describe_storage_error(exc))
-        self.last_outcome = (time.monotonic(), str(error))
+        self.record(str(error))
         for job in batch:
             job.future.set_exception(error)
 
 
-def _runs(batch: list[_Job]) -> list[list[_Job]]:
+def commit_batch(
+    connection: Connection, batch: list[Job], topics: set[str]
+) -> list[tuple[Any, BaseException | None]]:
+    """Run the batch in one transaction and commit it: a (result, error) per job, in order.
+
+    If one job fails, the batch is rolled back whole and rerun with a savepoint per job, so the
+    failing one fails alone; jobs must therefore be safe to run again (they are pure database
+    work on a transaction that never committed). What the committed jobs asked to announce joins
+    ``topics``. Raises ``DBAPIError`` when the database itself is in trouble: nothing committed.
+    """
+    try:
+        return _run_together(connection, batch, topics)
+    except _OneJobFailed:
+        topics.clear()
+        with connection.begin():
+            return [_run_one(connection, job, topics) for job in batch]
+
+
+def _run_job(connection: Connection, job: Job, topics: set[str]) -> Any:
+    """Run one job; what it asked to announce joins ``topics`` only if it returns."""
+    return _asking(connection, topics, lambda: job.run(connection))
+
+
+def _run_group(connection: Connection, jobs: list[Job], topics: set[str]) -> list[Any]:
+    group = jobs[0].group
+    assert group is not None
+    results = _asking(
+        connection, topics, lambda: list(group(connection, [job.item for job in jobs]))
+    )
+    if len(results) != len(jobs):
+        raise TypeError(f"{group!r} gave {len(results)} results for {len(jobs)} items")
+    return results
+
+
+def _asking(connection: Connection, topics: set[str], work: Callable[[], T]) -> T:
+    info = connection.info  # held: an invalidated connection would not give it back
+    asked: set[str] = set()
+    info[_ASKED] = asked
+    try:
+        result = work()
+    finally:
+        info.pop(_ASKED, None)
+    topics |= asked
+    return result
+
+
+def _run_together(
+    connection: Connection, batch: list[Job], topics: set[str]
+) -> list[tuple[Any, BaseException | None]]:
+    """The fast path: no savepoint per job, which costs two statements each."""
+    with connection.begin():
+        try:
+            results: list[Any] = []
+            for jobs in _runs(batch):
+                if jobs[0].group is None:
+                    results += [_run_job(connection, job, topics) for job in jobs]
+                else:
+                    results += _run_group(connection, jobs, topics)
+            return [(result, None) for result in results]
+        except Exception as exc:
+            if isinstance(exc, OperationalError) and is_storage_trouble(exc):
+                raise
+            raise _OneJobFailed from exc
+
+
+def _run_one(
+    connection: Connection, job: Job, topics: set[str]
+) -> tuple[Any, BaseException | None]:
+    asked: set[str] = set()
+    try:
+        with connection.begin_nested():
+            result = _run_job(connection, job, asked)
+    except Exception as exc:
+        if isinstance(exc, OperationalError) and is_storage_trouble(exc):
+            raise  # the database itself is in trouble: the whole batch fails, callers get 503
+        log.exception("write job failed")
+        return None, exc
+    topics |= asked  # only once its savepoint is released: its rows will be committed
+    return result, None
+
+
+def _runs(batch: list[Job]) -> list[list[Job]]:
     """The batch cut where the group changes: neighbours of one group run as one call."""
-    runs: list[list[_Job]] = []
+    runs: list[list[Job]] = []
     for job in batch:
         if runs and job.group is not None and runs[-1][0].group is job.group:
             runs[-1].append(job)

@@ -176,6 +176,7 @@ def measure(
         profiler = subprocess.Popen(
             [
                 *(str(Path(sys.executable).parent / "py-spy"), "record", "--threads", "--idle"),
+                "--subprocesses",
                 *("-r", "250", "-f", "speedscope", "-o", str(args.profile), "-p", str(pid)),
             ],
             stdout=subprocess.DEVNULL,
@@ -183,10 +184,11 @@ def measure(
     cpu_before, threads_before = cpu_seconds(pid), thread_ticks(pid)
     result = run_wrk(port, script, data, args.seconds, args.connections)
     clock = os.sysconf("SC_CLK_TCK")
-    busy = [t - threads_before.get(tid, 0) for tid, t in thread_ticks(pid).items()]
+    busy = [(tid, t - threads_before.get(tid, 0)) for tid, t in thread_ticks(pid).items()]
     result["cpu_us"] = 1e6 * (cpu_seconds(pid) - cpu_before) / result["requests"]
     result["threads"] = sorted(
-        (1e6 * b / clock / result["requests"] for b in busy if b), reverse=True
+        ((1e6 * b / clock / result["requests"], tid.split()[0]) for tid, b in busy if b),
+        reverse=True,
     )  # type: ignore[assignment]
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
@@ -202,7 +204,7 @@ def report(
     results: dict[str, dict[str, float]], problems: dict[str, list[str]], baseline: str
 ) -> None:
     for name, r in results.items():
-        threads = ", ".join(f"{t:.0f}" for t in r["threads"][:3])  # type: ignore[attr-defined]
+        threads = ", ".join(f"{name} {t:.0f}" for t, name in r["threads"][:3])  # type: ignore[attr-defined]
         print(
             f"{name:8} {r['rps']:8.0f} req/s  p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  "
             f"requests {r['requests']:.0f}  non-2xx {r['failed']:.0f}  "

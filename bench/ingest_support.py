@@ -81,16 +81,36 @@ def write_requests(path: Path, count: int) -> None:
             out.write(f"t={now},v1={mac}\t{body}\n")
 
 
+def family(pid: int) -> list[int]:
+    """The process and its descendants (the app's ingest process is a fork of the server)."""
+    pids = [pid]
+    for parent in pids:
+        with contextlib.suppress(FileNotFoundError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    pids += [int(child) for child in (task / "children").read_text().split()]
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process (all its threads) has used so far."""
-    return _ticks(Path(f"/proc/{pid}/stat")) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the process and its children (all threads) have used so far."""
+    ticks = 0
+    for member in family(pid):
+        with contextlib.suppress(FileNotFoundError):
+            ticks += _ticks(Path(f"/proc/{member}/stat"))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def thread_ticks(pid: int) -> dict[str, int]:
+    """CPU ticks per thread of the process and its children, by ``name pid/tid``."""
     ticks = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for member in family(pid):
         with contextlib.suppress(FileNotFoundError):
-            ticks[task.name] = _ticks(task / "stat")
+            for task in Path(f"/proc/{member}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    name = (task / "comm").read_text().strip().replace(" ", "_")
+                    where = "" if member == pid else "child:"  # the app's ingest process
+                    ticks[f"{where}{name} {member}/{task.name}"] = _ticks(task / "stat")
     return ticks
 
 

@@ -102,6 +102,12 @@ def _enqueue_lead_statement(kind: str) -> Prepared:
 
 # Run for every new lead, so built once (see app.statements).
 _ENQUEUE_LEAD = {kind: _enqueue_lead_statement(kind) for kind in ("lead", "appointment")}
+# Most inboxes forward nowhere: one look per group spares each lead its message id and row.
+_ANY_DESTINATION = Prepared(
+    select(literal(1))
+    .where(col(ForwardDestination.enabled), col(ForwardDestination.present))
+    .limit(1)
+)
 
 
 def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: datetime) -> None:
@@ -112,6 +118,8 @@ def enqueue_lead(connection: Connection, lead_id: int, lead_type: str, now: date
 def enqueue_leads(connection: Connection, leads: Sequence[tuple[int, str]], now: datetime) -> None:
     """``enqueue_lead`` for a writer group's new leads, (id, type) each, in order: one
     ``executemany`` per run of one kind (a group is nearly always one run), not one per lead."""
+    if not leads or _ANY_DESTINATION.scalar(connection, {}) is None:
+        return
     for kind, run in groupby(leads, key=lambda lead: lead_kind(lead[1])):
         ids = [lead_id for lead_id, _ in run]
         params = [
