@@ -102,7 +102,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.server import create_app
 
     app = create_app(settings)
-    app.state.ingest.start()  # a fork: before uvicorn starts the event loop or any thread
+    if settings.ingest_process == "on":
+        app.state.ingest.start()  # a fork: before uvicorn starts the event loop or any thread
     config = uvicorn.Config(
         app,
         host=settings.host,

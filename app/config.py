@@ -92,6 +92,14 @@ class Settings(FeatureSettings):
             doc="How long a write waits for a database locked by another process",
         )
     )
+    ingest_process: str = declared(
+        Choice(
+            name="INGEST_PROCESS",
+            default="on",
+            choices=("on", "off"),
+            doc="Whether leads are stored by a second process of the server's own:",
+        )
+    )
     base_url: str | None = declared(
         Url(name="BASE_URL", doc="Public address of the inbox, e.g. `https://inbox.example.com`")
     )

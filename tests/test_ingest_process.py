@@ -167,3 +167,14 @@ def test_the_ingest_process_ends_when_the_server_is_killed(
     assert deliver(vendor, event) == [SUCCESS_ANSWER]
     assert ingest_pid(app_server) != child
     assert app_server.scalar("SELECT count(*) FROM lead") == 2
+
+
+def test_with_the_process_off_the_server_stores_alone(
+    make_app: Callable[..., AppProcess], vendor_for: Callable[[AppProcess], HelloClientFake]
+) -> None:
+    app_server = make_app(INGEST_PROCESS="off")
+    vendor = vendor_for(app_server)
+    event = make_event(vendor, 1, "Ada")
+    assert deliver(vendor, event) == [SUCCESS_ANSWER]
+    assert app_server.proc is not None and children(app_server.proc.pid) == []
+    assert_stored_exactly_once(app_server, [event], failures_left_nothing=True)
