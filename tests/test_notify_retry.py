@@ -118,7 +118,10 @@ def test_a_storm_is_rate_limited_and_summarised(
     statuses = dict(
         app.query("SELECT status, count(*) FROM notify_outbox GROUP BY status")  # type: ignore[arg-type]
     )
-    assert statuses == {"sent": len(singles), "summarised": covered}
+    # GROUP BY gives no row for a status nobody has: all 40 may be stored before the first pass
+    # that sees them (passes begin PASS_GAP_SECONDS apart, the first at start) and be summarised.
+    expected = {"sent": len(singles), "summarised": covered}
+    assert statuses == {status: count for status, count in expected.items() if count}
     assert "at most 3 per 2 s" in str(summaries[0]["message"])
     assert re.match(
         r"\d+ new leads? and \d+ appointments?$|\d+ new leads?$", str(summaries[0]["title"])
