@@ -5,8 +5,9 @@ The webhook hands each verified delivery to the writer as an item of ``store_acc
 committed are stored by one call: one statement per table for all the valid leads among them
 (the duplicate check, the deliveries, the chatbots, the leads), where a lead at a time took
 five, and SQLite and the GIL change hands a dozen times per group rather than per lead.
-Anything else (a duplicate, a chat log, a large body, a body that is not a valid lead) takes
-``store_accepted`` as before, in arrival order.
+Anything else is stored one at a time, in arrival order: a duplicate by ``store_accepted``, a
+chat log, a large body or a body that is not a valid lead by ``store_new``, with the group's
+duplicate check and the parse already made.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from app import shapes
-from app.deliveries import Attempt, Stored, Verification, accepted_row, store_accepted
-from app.ingest.documents import INLINE_MAX_BYTES, parse_body
+from app.deliveries import (
+    ACCEPTED_COLUMNS,
+    Attempt,
+    Stored,
+    Verification,
+    lead_row,
+    parse_inline,
+    store_accepted,
+    store_new,
+    valid_lead,
+)
 from app.ingest.records import store_leads
-from app.models import Delivery, Outcome, ProcessStatus, utcnow
+from app.models import Delivery, Outcome, utcnow
 from app.statements import Prepared, allocate_ids, run_sql
 
 
@@ -42,7 +51,8 @@ class _Lead:
     values: dict[str, Any]
 
 
-_INSERT: list[Prepared] = []  # built at first use, from the columns ``accepted_row`` gives
+# For a group: ids given (``allocate_ids``), since ``executemany`` returns no rows.
+_INSERT_MANY = Prepared(insert(Delivery), keys=("id", *ACCEPTED_COLUMNS))
 
 
 def store_accepted_group(connection: Connection, items: list[Accepting]) -> list[Stored]:
@@ -52,27 +62,23 @@ def store_accepted_group(connection: Connection, items: list[Accepting]) -> list
     known = _accepted_among(connection, [item.sha256 for item in items])
     leads: list[_Lead] = []
     for index, item in enumerate(items):
-        lead = None if item.sha256 in known else _valid_lead(item, now)
-        if lead is None:
-            _store_leads(connection, leads, stored, now)  # first, to keep arrival order
-            leads = []
-            stored[index] = store_accepted(connection, item.attempt, item.verification, item.sha256)
-        else:
+        attempt, verification, sha256 = item.attempt, item.verification, item.sha256
+        duplicate = sha256 in known
+        known.add(sha256)  # a second copy within the group is a duplicate of the first
+        parsed = None if duplicate else parse_inline(attempt)
+        lead = None if parsed is None else valid_lead(parsed)
+        if lead is not None:
             kind, values = lead
-            row = accepted_row(item.attempt, item.verification, item.sha256, now)
-            row.update(kind=kind, process_status=ProcessStatus.PROCESSED, processed_at=now)
-            row["record_count"] = 1
-            leads.append(_Lead(index, row, values))
-        known.add(item.sha256)  # a second copy within the group is a duplicate of the first
+            leads.append(_Lead(index, lead_row(attempt, verification, sha256, kind, now), values))
+            continue
+        _store_leads(connection, leads, stored, now)  # first, to keep arrival order
+        leads = []
+        if duplicate:
+            stored[index] = store_accepted(connection, attempt, verification, sha256)
+        else:
+            stored[index] = store_new(connection, attempt, verification, sha256, parsed, now)
     _store_leads(connection, leads, stored, now)
     return [result for result in stored if result is not None]
-
-
-def _valid_lead(item: Accepting, now: datetime) -> tuple[str, dict[str, Any]] | None:
-    if len(item.attempt.body) > INLINE_MAX_BYTES:
-        return None
-    parsed = parse_body(item.attempt.body)
-    return None if parsed.error else shapes.lead_in(parsed.document)
 
 
 def _store_leads(
@@ -82,9 +88,7 @@ def _store_leads(
         return
     ids = allocate_ids(connection, "delivery", len(leads))
     rows = [{**lead.row, "id": delivery_id} for lead, delivery_id in zip(leads, ids, strict=True)]
-    if not _INSERT:
-        _INSERT.append(Prepared(insert(Delivery), keys=rows[0].keys()))
-    _INSERT[0].execute_many(connection, rows)
+    _INSERT_MANY.execute_many(connection, rows)
     store_leads(
         connection, [(lead.values, id_) for lead, id_ in zip(leads, ids, strict=True)], now=now
     )

@@ -19,14 +19,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 from app.config import Settings
-from app.writer import MAX_BATCH as MAX_BATCH
-from app.writer import SQLITE_ERROR as SQLITE_ERROR
-from app.writer import GroupJob as GroupJob
 from app.writer import StorageUnavailable as StorageUnavailable
 from app.writer import WriteJob as WriteJob
 from app.writer import Writer as Writer
 from app.writer import after_commit as after_commit
-from app.writer import describe_storage_error as describe_storage_error
 from app.writer import is_storage_trouble as is_storage_trouble
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlmodel import col
 
 from app import shapes
-from app.ingest.documents import INLINE_MAX_BYTES, parse_body, process_inline
+from app.ingest.documents import INLINE_MAX_BYTES, Parsed, parse_body, process_inline
 from app.ingest.records import store_lead
 from app.models import Delivery, DeliveryBody, Outcome, ProcessStatus, utcnow
 from app.statements import Prepared, inserted_id
@@ -32,13 +32,13 @@ QUARANTINE_ACCEPTED = "quarantine-accepted"
 
 
 # Run for every delivery, so built once (see app.statements).
-_ACCEPTED_COLUMNS = (
+ACCEPTED_COLUMNS = (
     *("received_at", "client_ip", "status_code", "key_number", "key_fingerprint", "signed_form"),
     *("signature_timestamp", "content_type", "body_size", "body_sha256", "body_truncated"),
     *("committed_at", "record_count", "outcome", "kind", "duplicate_of", "body"),
     *("process_status", "processed_at"),
 )
-_INSERT_ACCEPTED = Prepared(insert(Delivery).returning(col(Delivery.id)), keys=_ACCEPTED_COLUMNS)
+_INSERT_ACCEPTED = Prepared(insert(Delivery).returning(col(Delivery.id)), keys=ACCEPTED_COLUMNS)
 _FIND_ACCEPTED = Prepared(
     select(col(Delivery.id), col(Delivery.kind))
     .where(
@@ -100,40 +100,76 @@ def store_accepted(
     connection: Connection, attempt: Attempt, verification: Verification, sha256: str
 ) -> Stored:
     now = utcnow()
-    row = accepted_row(attempt, verification, sha256, now)
     original = _FIND_ACCEPTED.execute(connection, {"sha256": sha256}).fetchone()
-    if original is not None:
-        # A retry or replay of a body already stored: log the attempt, keep no second copy.
-        original_id, original_kind = original
-        row.update(
-            outcome=Outcome.DUPLICATE,
-            kind=original_kind,
-            duplicate_of=original_id,
-            body=None,
-            process_status=None,
-        )
-        return Stored(_INSERT_ACCEPTED.scalar(connection, row), duplicate=True, pending=False)
-    if len(attempt.body) > INLINE_MAX_BYTES:
+    if original is None:
+        return store_new(connection, attempt, verification, sha256, parse_inline(attempt), now)
+    # A retry or replay of a body already stored: log the attempt, keep no second copy.
+    original_id, original_kind = original
+    row = _accepted_row(attempt, verification, sha256, now)
+    row.update(
+        outcome=Outcome.DUPLICATE,
+        kind=original_kind,
+        duplicate_of=original_id,
+        body=None,
+        process_status=None,
+    )
+    return Stored(_INSERT_ACCEPTED.scalar(connection, row), duplicate=True, pending=False)
+
+
+def parse_inline(attempt: Attempt) -> Parsed | None:
+    """A small body read as JSON; None for one over ``INLINE_MAX_BYTES``, which the background
+    processor reads in pieces."""
+    return None if len(attempt.body) > INLINE_MAX_BYTES else parse_body(attempt.body)
+
+
+def store_new(
+    connection: Connection,
+    attempt: Attempt,
+    verification: Verification,
+    sha256: str,
+    parsed: Parsed | None,
+    now: datetime,
+) -> Stored:
+    """``store_accepted`` for a body known not to be stored yet; ``parsed`` is what
+    ``parse_inline`` made of it."""
+    if parsed is None:
         # Committed raw and answered; the background processor makes its records.
+        row = _accepted_row(attempt, verification, sha256, now)
         delivery_id = _INSERT_ACCEPTED.scalar(connection, {**row, "body": None})
         _store_large_body(connection, delivery_id, attempt.body)
         return Stored(delivery_id, duplicate=False, pending=True)
-    parsed = parse_body(attempt.body)
-    lead = None if parsed.error else shapes.lead_in(parsed.document)
+    lead = valid_lead(parsed)
     if lead is not None:
         # The common case, a valid lead: stored already processed, with no update after.
         kind, values = lead
-        row.update(kind=kind, process_status=ProcessStatus.PROCESSED, processed_at=now)
-        row["record_count"] = 1
-        delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
+        delivery_id = _INSERT_ACCEPTED.scalar(
+            connection, lead_row(attempt, verification, sha256, kind, now)
+        )
         store_lead(connection, values, delivery_id=delivery_id, now=now)
     else:
+        row = _accepted_row(attempt, verification, sha256, now)
         delivery_id = _INSERT_ACCEPTED.scalar(connection, row)
         process_inline(connection, delivery_id, parsed, now=now)
     return Stored(delivery_id, duplicate=False, pending=False)
 
 
-def accepted_row(
+def valid_lead(parsed: Parsed) -> tuple[str, dict[str, Any]] | None:
+    """The kind and columns of a body that is a valid lead or appointment, else None."""
+    return None if parsed.error else shapes.lead_in(parsed.document)
+
+
+def lead_row(
+    attempt: Attempt, verification: Verification, sha256: str, kind: str, now: datetime
+) -> dict[str, Any]:
+    """A valid lead's row (``ACCEPTED_COLUMNS``): stored already processed, its one record made
+    in the same transaction."""
+    row = _accepted_row(attempt, verification, sha256, now)
+    row.update(kind=kind, process_status=ProcessStatus.PROCESSED, processed_at=now)
+    row["record_count"] = 1
+    return row
+
+
+def _accepted_row(
     attempt: Attempt, verification: Verification, sha256: str, now: datetime
 ) -> dict[str, Any]:
     """An accepted delivery's row as a fresh delivery: still to be processed, not a duplicate."""

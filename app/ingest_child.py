@@ -21,12 +21,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from app.accept_group import Accepting, store_accepted_group
 from app.deliveries import Stored
-from app.writer import MAX_BATCH, Job, StorageUnavailable, commit_batch, describe_storage_error
+from app.writer import MAX_BATCH, Committer, Job, StorageUnavailable, describe_storage_error
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class IngestServer:
         self.sock = sock
         self.engine = engine
         self.frames = Frames()
-        self.connection: Connection | None = None
+        self.committer = Committer(engine)
 
     def run(self) -> None:
         # Ctrl-C reaches the whole process group, and an orchestrator may signal every process:
@@ -98,8 +98,7 @@ class IngestServer:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server went away before hearing the last answers: the vendor retries them
         finally:
-            if self.connection is not None:
-                self.connection.close()
+            self.committer.close()
             self.engine.dispose()
 
     def _receive(self) -> list[Request]:
@@ -124,17 +123,10 @@ class IngestServer:
         jobs = [Job.of_item(store_accepted_group, item) for _, item in requests]
         topics: set[str] = set()
         try:
-            if self.connection is None:
-                connection = self.engine.connect()
-                self.connection = connection.execution_options(sqlite_immediate=True)
-            results = commit_batch(self.connection, jobs, topics)
+            results = self.committer.commit(jobs, topics)
         except DBAPIError as exc:
-            why = describe_storage_error(exc)
-            log.error("ingest of %d deliveries failed: %s", len(requests), why)
-            if self.connection is not None:
-                self.connection.invalidate()
-                self.connection = None
-            return [(sequence, Failed(why, storage=True)) for sequence, _ in requests], set()
+            failed = Failed(describe_storage_error(exc), storage=True)
+            return [(sequence, failed) for sequence, _ in requests], set()
         answers: list[Answer] = []
         for (sequence, _), (result, error) in zip(requests, results, strict=True):
             answers.append((sequence, result if error is None else Failed(str(error), False)))

@@ -27,7 +27,6 @@ import threading
 import time
 
 from app.accept_group import Accepting, store_accepted_group
-from app.config import Settings
 from app.db import Database, create_db_engine
 from app.deliveries import Stored
 from app.ingest_child import Failed, Frames, IngestServer, Reply, frame
@@ -45,19 +44,14 @@ class _ProcessGone(Exception):
 
 
 class IngestProcess:
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.settings = settings
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.pid: int | None = None
+        self._pid: int | None = None
         self._socket: socket.socket | None = None
         self._transport: asyncio.Transport | None = None
         self._waiting: dict[int, asyncio.Future[Stored]] = {}
         self._next = 0
         self._frames = Frames()
-
-    @property
-    def running(self) -> bool:
-        return self._transport is not None
 
     def start(self) -> bool:
         """Fork the process; whether it runs. Call before anything starts a thread."""
@@ -72,14 +66,14 @@ class IngestProcess:
             ours.close()
             status = 1
             try:
-                IngestServer(theirs, create_db_engine(self.settings)).run()
+                IngestServer(theirs, create_db_engine(self.db.settings)).run()
                 status = 0
             except BaseException:
                 log.exception("the ingest process failed")
             finally:
                 os._exit(status)
         theirs.close()
-        self.pid, self._socket = pid, ours
+        self._pid, self._socket = pid, ours
         return True
 
     async def connect(self) -> None:
@@ -155,7 +149,7 @@ class IngestProcess:
 
     def _reap(self, wait: float) -> None:
         """Wait for the process to end, killing it after ``wait`` seconds."""
-        pid = self.pid
+        pid = self._pid
         if pid is None:
             return
         deadline = time.monotonic() + wait
@@ -167,7 +161,7 @@ class IngestProcess:
                 time.sleep(0.01)
         except ChildProcessError:
             pass  # reaped already (stop() and a lost connection both try)
-        self.pid = None
+        self._pid = None
 
 
 class _Answers(asyncio.Protocol):

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from app import app_setting
 from app.config import (
     SETTING_VARIABLES,
     ConfigError,
@@ -36,7 +37,7 @@ from app.config import (
 from app.db import Database
 from app.models import AppSetting, Delivery, SigningKey, utcnow
 from app.signature import key_fingerprint
-from app.statements import inserted_id, upsert_insert
+from app.statements import inserted_id
 
 __all__ = [
     "EDITABLE",
@@ -353,20 +354,11 @@ def _read_values(connection: Connection) -> dict[str, str]:
 
 
 def _store_values(connection: Connection, changes: Mapping[str, str]) -> None:
-    now = utcnow()
     for name, text in changes.items():
-        key = STORED_PREFIX + name
-        if not text:
-            connection.execute(delete(AppSetting).where(col(AppSetting.key) == key))
-            continue
-        statement = upsert_insert(connection.dialect.name, AppSetting).values(
-            key=key, value=text, updated_at=now
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["key"], set_={"value": text, "updated_at": now}
-            )
-        )
+        if text:
+            app_setting.put(connection, STORED_PREFIX + name, text)
+        else:
+            app_setting.remove(connection, STORED_PREFIX + name)
 
 
 def _insert_key(connection: Connection, row: Mapping[str, Any]) -> int:

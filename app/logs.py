@@ -27,6 +27,11 @@ ACCESS_LOGGER = "uvicorn.access"
 EVERY_ADDRESS = ("", "0.0.0.0", "::", "[::]")  # HOST values that mean "listen everywhere"
 
 
+def forms(secret: str) -> tuple[str, ...]:
+    """``secret`` as it may be written: itself and URL-quoted (a ``/`` in it quoted or kept)."""
+    return tuple(dict.fromkeys((secret, quote(secret, safe=""), quote(secret))))
+
+
 class SecretScrubber(logging.Filter):
     """Replaces every known secret in a record's message (and traceback) with ``****``."""
 
@@ -37,10 +42,7 @@ class SecretScrubber(logging.Filter):
 
     def hide(self, secrets: Iterable[str]) -> None:
         fresh = {
-            form
-            for secret in secrets
-            if len(secret) >= MIN_HIDDEN_CHARS
-            for form in (secret, quote(secret, safe=""), quote(secret))
+            form for secret in secrets if len(secret) >= MIN_HIDDEN_CHARS for form in forms(secret)
         }
         with self._lock:
             known = set(self._secrets) | fresh

@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> Starlette:
         recheck=lambda d, now: recheck_quarantine(d, now, lambda _: processor.wake()),
     )
     # Started by `python -m app` before the server (a fork); the writer thread stores otherwise.
-    ingest = IngestProcess(settings, db)
+    ingest = IngestProcess(db)
     webhook = Webhook(live, db, ingest.store, on_pending=processor.wake)
     targets = TargetRegistry(settings)  # one plugin instance (and lock) per target for both
     notify_worker = NotifyWorker(settings, db, targets, live)

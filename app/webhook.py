@@ -115,7 +115,10 @@ class Webhook:
         if settings.allowed_networks and not allowed:
             body = await self._read_some(request)
             return await self._refuse(
-                replace(attempt, body=body), 403, f"client IP {ip} is not in WEBHOOK_ALLOWED_IPS"
+                replace(attempt, body=body),
+                settings,
+                403,
+                f"client IP {ip} is not in WEBHOOK_ALLOWED_IPS",
             )
         try:
             attempt = replace(attempt, body=await read_body(request, settings.max_body_bytes))
@@ -124,15 +127,16 @@ class Webhook:
             reason = f"body larger than MAX_BODY_MB ({limit} MB)"
             if not is_identity(request.headers.get("content-encoding")):
                 reason += " once decompressed"
-            return await self._refuse(attempt, 413, reason)
+            return await self._refuse(attempt, settings, 413, reason)
         except UnsupportedEncoding as exc:
-            return await self._refuse(attempt, 415, str(exc))
+            return await self._refuse(attempt, settings, 415, str(exc))
         except BadRequest as exc:
-            return await self._refuse(attempt, 400, str(exc))
+            return await self._refuse(attempt, settings, 400, str(exc))
 
         if not settings.signing_keys:
             return await self._refuse(
                 attempt,
+                settings,
                 503,
                 "no Sign Key configured: add the Sign Key shown in Hello Client's Webhook tab "
                 "under Settings (or set WEBHOOK_SIGNING_KEY)",
@@ -143,15 +147,15 @@ class Webhook:
         except MissingSignature as exc:
             if settings.unsigned_events == "accept-from-allowed-ips" and allowed:
                 return await self._accept(attempt, Verification(form=UNSIGNED_ALLOWED_IP))
-            return await self._refuse(attempt, 401, str(exc), quarantine=True)
+            return await self._refuse(attempt, settings, 401, str(exc), quarantine=True)
         except SignatureError as exc:
-            return await self._refuse(attempt, 401, str(exc), quarantine=True)
+            return await self._refuse(attempt, settings, 401, str(exc), quarantine=True)
 
         attempt = replace(attempt, signature_timestamp=int(headers[0].timestamp))
         try:
             match = await self._verify(headers, attempt.body, settings)
         except SignatureError as exc:
-            return await self._refuse(attempt, 401, str(exc), quarantine=True)
+            return await self._refuse(attempt, settings, 401, str(exc), quarantine=True)
         return await self._accept(attempt, _verification(match))
 
     async def _verify(
@@ -188,10 +192,16 @@ class Webhook:
         return Response(SUCCESS, media_type="application/json")
 
     async def _refuse(
-        self, attempt: Attempt, status_code: int, reason: str, *, quarantine: bool = False
+        self,
+        attempt: Attempt,
+        settings: Settings,
+        status_code: int,
+        reason: str,
+        *,
+        quarantine: bool = False,
     ) -> Response:
         log.warning("webhook refused (%d) from %s: %s", status_code, attempt.client_ip, reason)
-        quarantine = quarantine and self.live.current.unsigned_events != "reject"
+        quarantine = quarantine and settings.unsigned_events != "reject"
         if quarantine and not self.quarantine_rate.take():
             quarantine = False
             reason += " (quarantine rate limit reached: only logged)"

@@ -153,21 +153,19 @@ class Writer:
         self._thread = None
 
     def submit(self, job: WriteJob[T]) -> Future[T]:
-        future: Future[T] = Future()
-        if self._thread is None:
-            future.set_exception(StorageUnavailable("the database writer is not running"))
-        else:
-            self._queue.put(_Job(Job(job), future))
-        return future
+        return self._put(Job(job))
 
     def submit_item(self, group: GroupJob[Item, T], item: Item) -> Future[T]:
         """Queue ``item`` for ``group``: queued neighbours of the same group are handed to one
         call of it. Alone (and in the savepoint rerun) it is ``group(connection, [item])``."""
-        future: Future[T] = Future()
+        return self._put(Job.of_item(group, item))
+
+    def _put(self, job: Job) -> Future[Any]:
+        future: Future[Any] = Future()
         if self._thread is None:
             future.set_exception(StorageUnavailable("the database writer is not running"))
         else:
-            self._queue.put(_Job(Job.of_item(group, item), future))
+            self._queue.put(_Job(job, future))
         return future
 
     async def run_item(self, group: GroupJob[Item, T], item: Item) -> T:
@@ -180,7 +178,7 @@ class Writer:
         return self.submit(job).result()
 
     def _loop(self) -> None:
-        connection: Connection | None = None
+        committer = Committer(self.engine)
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -202,48 +200,26 @@ class Writer:
             batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
             if not batch:
                 continue
-            if connection is None:
-                connection = self._connect(batch)
-                if connection is None:
-                    continue
-            failure = self._commit(connection, batch)
-            if failure is not None:
-                connection.invalidate()
-                connection = None
+            topics: set[str] = set()  # what the committed jobs asked to announce
+            try:
+                results = committer.commit([queued.job for queued in batch], topics)
+            except DBAPIError as exc:
                 # Whoever queued while this batch waited for the lock has waited too: answer
                 # them now rather than let each wait a whole busy timeout again. Taken before
                 # anyone hears of the failure, so a retry sent after it is tried afresh.
-                queued, stop_seen = self._take_queued()
+                queued_meanwhile, stop_seen = self._take_queued()
                 stopping = stopping or stop_seen
-                self._fail([*batch, *queued], failure)
-        if connection is not None:
-            connection.close()
-
-    def _connect(self, batch: list[_Job]) -> Connection | None:
-        try:
-            connection = self.engine.connect()
-        except DBAPIError as exc:
-            log.error("database connection failed: %s", describe_storage_error(exc))
-            self._fail(batch, exc)
-            return None
-        return connection.execution_options(sqlite_immediate=True)
-
-    def _commit(self, connection: Connection, batch: list[_Job]) -> DBAPIError | None:
-        topics: set[str] = set()  # what the committed jobs asked to announce
-        try:
-            results = commit_batch(connection, [queued.job for queued in batch], topics)
-        except DBAPIError as exc:
-            log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
-            return exc  # the caller fails the batch
-        self.commits += 1
-        self.record(None)
-        self.announce(topics)
-        for queued, (result, error) in zip(batch, results, strict=True):
-            if error is None:
-                queued.future.set_result(result)
-            else:
-                queued.future.set_exception(error)
-        return None
+                self._fail([*batch, *queued_meanwhile], exc)
+                continue
+            self.commits += 1
+            self.record(None)
+            self.announce(topics)
+            for queued, (result, error) in zip(batch, results, strict=True):
+                if error is None:
+                    queued.future.set_result(result)
+                else:
+                    queued.future.set_exception(error)
+        committer.close()
 
     def record(self, trouble: str | None) -> None:
         """How the last write ended (None: committed), for /healthz; the ingest process's too."""
@@ -278,6 +254,35 @@ class Writer:
         self.record(str(error))
         for job in batch:
             job.future.set_exception(error)
+
+
+class Committer:
+    """A connection of its own, opened at first use and dropped when the database fails, with
+    ``commit_batch`` on it: what the writer thread and the ingest process each run."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def commit(self, batch: list[Job], topics: set[str]) -> list[tuple[Any, BaseException | None]]:
+        """``commit_batch`` on the connection. Raises ``DBAPIError`` (logged; the connection is
+        then dropped, the next batch opens another) when the database itself failed."""
+        try:
+            if self._connection is None:
+                connection = self.engine.connect()
+                self._connection = connection.execution_options(sqlite_immediate=True)
+            return commit_batch(self._connection, batch, topics)
+        except DBAPIError as exc:
+            log.error("write of %d job(s) failed: %s", len(batch), describe_storage_error(exc))
+            if self._connection is not None:
+                self._connection.invalidate()
+                self._connection = None
+            raise
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def commit_batch(

@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 from chatlogs import conversation, window
+from vendor import HelloClientFake
 
 DAY = 21  # 2023-11-21, the vendor's example day
 VISITOR_LINES = (
@@ -28,6 +29,14 @@ BOT_LINES = (
     "Thanks! May I have your name and a phone number to confirm?",
     "Great, we have noted that. Someone will call you back shortly.",
 )
+
+
+def push_window(
+    vendor: HelloClientFake, serial: str, day: int, conversations: list[Any], *, name: str
+) -> None:
+    """One chatbot's day, pushed as the vendor does; the inbox must take it."""
+    document = window(serial, day, conversations, Name=name)
+    assert vendor.post({"Collection": [document]}).status_code == 200
 
 
 def serial(bot: int) -> str:

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import sqlite3
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from servers import (
     SIGNING_KEY,
     AppProcess,
     InboxClient,
+    claim,
     free_port,
     inbox_client,
 )
@@ -51,11 +53,14 @@ __all__ = [
     "MakeApp",
     "SmtpSink",
     "VendorFor",
+    "claim",
     "dangerous",
+    "eventually",
     "every_route",
     "free_port",
     "inbox_client",
     "outbox",
+    "png_size",
     "post_lead",
     "session_ids",
 ]
@@ -180,6 +185,22 @@ def db(tmp_path: Path) -> Iterator[Database]:
 # ---- helpers shared by several test modules (no test module imports another) --------
 
 
+def eventually(
+    check: Callable[[], bool],
+    *,
+    what: str | Callable[[], str] = "condition not met in time",
+    timeout: float = 20,
+    every: float = 0.01,
+) -> None:
+    """Poll ``check`` until it holds; past ``timeout``, fail with ``what`` (or what it returns,
+    for a message only worth building on failure)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(what() if callable(what) else what)
+        time.sleep(every)
+
+
 def post_lead(client: httpx.Client, url: str) -> int | None:
     """One signed lead; its SessionID when the inbox answered success, else None."""
     lead = shapes.sample_lead()
@@ -248,6 +269,14 @@ def every_route(tmp_path: Path) -> Iterator[tuple[str, str]]:
         path = re.sub(r"\{[^}]+\}", "1", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
             yield method, path
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, which the PNG format puts first."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
 
 
 class _Tags(HTMLParser):

@@ -15,7 +15,6 @@ import subprocess
 import time
 import tomllib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,14 +49,6 @@ def run(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result.stdout
-
-
-def wait_until(ready: Callable[[], bool], why: Callable[[], str], *, timeout: float) -> None:
-    """Poll ``ready`` until it holds; past ``timeout``, fail with ``why()``."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert time.monotonic() < deadline, why()
-        time.sleep(0.2)
 
 
 # ---- the engine ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.config import VARIABLES
 
 SIGNING_KEY = "whsec_test_sign_key"
 APP_VARIABLES = {v.name for v in VARIABLES} | {f"{v.name}_FILE" for v in VARIABLES}
+SETUP_CODE = re.compile(r"setup code ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})")
 
 
 def free_port() -> int:
@@ -85,6 +86,12 @@ class AppProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def setup_code(self) -> str:
+        """The one-time code an unclaimed server prints for the first-run setup."""
+        found = SETUP_CODE.search(self.log())
+        assert found, f"no setup code in the log:\n{self.log()}"
+        return found.group(1)
+
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         """Read the real database file, as another process would."""
         connection = sqlite3.connect(self.db_path, timeout=10)
@@ -145,3 +152,14 @@ def inbox_client(app: AppProcess, *, signed_in: bool = True) -> InboxClient:
     if signed_in:
         assert client.sign_in().status_code == 303
     return client
+
+
+def claim(app: AppProcess, password: str = INBOX_PASSWORD) -> tuple[InboxClient, httpx.Response]:
+    """The first-run setup with the code from the server log, as a new owner does it: the
+    client (signed in if it worked) and the server's answer."""
+    browser = inbox_client(app, signed_in=False)
+    token = browser.csrf("/setup")
+    form = {"csrf_token": token, "code": app.setup_code(), "password": password}
+    answer = browser.client.post("/setup", data={**form, "confirm": password})
+    browser.token = ""  # setup signed in: a new session, with a new token
+    return browser, answer

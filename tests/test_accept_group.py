@@ -12,35 +12,23 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+from chatlogs import rows
 from conftest import SIGNING_KEY, AppProcess
 from forward_receivers import SECRET
 from spec_examples import SPEC_CHATLOG, SPEC_LEAD
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from app.accept_group import Accepting, store_accepted_group
-from app.config import load_settings
 from app.db import Database
 from app.deliveries import Attempt, Stored, Verification
 from app.models import utcnow
 
 SUCCESS = b'{"status":"success"}'
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(load_settings({"DATA_DIR": str(tmp_path)}))
-    database.open()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def accepting(document: object) -> Accepting:
@@ -51,11 +39,6 @@ def accepting(document: object) -> Accepting:
 
 def lead(n: int, **fields: object) -> dict[str, object]:
     return {**SPEC_LEAD, "SessionID": n, "FirstName": f"Person{n}", **fields}
-
-
-def rows(db: Database, sql: str) -> list[tuple[Any, ...]]:
-    with db.read() as connection:
-        return [tuple(row) for row in connection.execute(text(sql))]
 
 
 def test_a_group_stores_what_one_at_a_time_would(db: Database) -> None:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from browsers import ARTIFACTS, VIEWPORTS
+from browsers import ARTIFACTS, VIEWPORTS, open_page, sign_in
 from chat_days import busy_day, serial
-from conftest import INBOX_PASSWORD, SIGNING_KEY, AppProcess
+from conftest import SIGNING_KEY, AppProcess
 from nodejs import NodeJSON
 from spec_examples import SPEC_LEAD
 from vendor import HelloClientFake
@@ -59,14 +59,8 @@ class Screen:
 def screen(
     request: pytest.FixtureRequest, browser: Any, busy_inbox: AppProcess
 ) -> Iterator[Screen]:
-    context = browser.new_context(viewport=VIEWPORTS[request.param])
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{busy_inbox.url}/login")
-    page.fill("input[name=password]", INBOX_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{busy_inbox.url}/")
+    context, page, errors = open_page(browser, VIEWPORTS[request.param])
+    sign_in(page, busy_inbox.url)
     yield Screen(page, request.param)
     context.close()
     assert errors == []  # no CSP violations or script errors

@@ -11,13 +11,12 @@ states; offline, the installed app shows its offline page (the service worker's 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browsers import ARTIFACTS
-from conftest import INBOX_PASSWORD, SIGNING_KEY, AppProcess, MakeApp
+from browsers import ARTIFACTS, open_page, sign_in
+from conftest import INBOX_PASSWORD, SIGNING_KEY, AppProcess, MakeApp, png_size
 from nodejs import NodeJSON
 from page_seed import seed
 from vendor import HelloClientFake
@@ -102,13 +101,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, node_json: NodeJSON) -> Ite
     app.stop()
 
 
-def sign_in(page: Any, url: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=password]", INBOX_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{url}/")
-
-
 def add_notification_target(page: Any, url: str) -> None:
     """A target makes the notifications page show its buttons (and gives it an edit page)."""
     page.goto(f"{url}/settings/notifications")
@@ -133,10 +125,7 @@ def shoot(page: Any, name: str, width: int) -> None:
 def visit_every_page(browser: Any, app: AppProcess, viewport: dict[str, int]) -> list[str]:
     """Shoot and measure each page; what is wrong, as lines (one list for all pages)."""
     width, phone = viewport["width"], viewport["width"] < 640
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context, page, errors = open_page(browser, viewport)
     problems: list[str] = []
 
     def check(name: str) -> None:
@@ -172,8 +161,7 @@ def test_every_page_is_shot_and_fits(
 
 
 def test_eight_leads_fill_the_first_phone_screen(browser: Any, seeded: AppProcess) -> None:
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
+    context, page, _ = open_page(browser, PHONE)
     sign_in(page, seeded.url)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "inbox-first-screen-390.png")  # what the count saw
@@ -192,8 +180,7 @@ def test_eight_leads_fill_the_first_phone_screen(browser: Any, seeded: AppProces
 
 
 def test_dark_phone_inbox_and_lead_are_shot(browser: Any, seeded: AppProcess) -> None:
-    context = browser.new_context(viewport=PHONE, color_scheme="dark")
-    page = context.new_page()
+    context, page, _ = open_page(browser, PHONE, color_scheme="dark")
     sign_in(page, seeded.url)
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(15, 19, 24)"  # --bg in the dark scheme
@@ -208,8 +195,7 @@ def test_setup_page_is_shot_and_fits(browser: Any, make_app: MakeApp) -> None:
     app = make_app()  # no password yet: the first-run page
     problems = []
     for viewport in (PHONE, LAPTOP):
-        context = browser.new_context(viewport=viewport)
-        page = context.new_page()
+        context, page, _ = open_page(browser, viewport)
         page.goto(f"{app.url}/")
         page.wait_for_url("**/setup*")
         shoot(page, "setup", viewport["width"])
@@ -219,15 +205,8 @@ def test_setup_page_is_shot_and_fits(browser: Any, make_app: MakeApp) -> None:
     assert not problems, "\n".join(problems)
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
 def test_the_browser_finds_the_manifest_and_its_icons(browser: Any, seeded: AppProcess) -> None:
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
+    context, page, _ = open_page(browser, PHONE)
     page.goto(f"{seeded.url}/login")  # signed out: the manifest must not need a session
     href = page.locator("link[rel=manifest]").get_attribute("href")
     manifest = page.evaluate("(href) => fetch(href).then((r) => r.json())", href)
@@ -253,8 +232,7 @@ def test_the_browser_finds_the_manifest_and_its_icons(browser: Any, seeded: AppP
 
 
 def test_offline_the_installed_app_shows_the_offline_page(browser: Any, seeded: AppProcess) -> None:
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
+    context, page, _ = open_page(browser, PHONE)
     sign_in(page, seeded.url)
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now controlled by the worker

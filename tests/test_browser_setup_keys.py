@@ -12,14 +12,13 @@ Without Chromium this skips on a developer's machine and fails in CI (``CI`` or
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browsers import ARTIFACTS
+from browsers import ARTIFACTS, open_page
 from conftest import AppProcess, JsonSink
 from nodejs import NodeJSON
 from vendor import HelloClientFake
@@ -38,28 +37,19 @@ def bare_app(tmp_path: Path) -> Iterator[AppProcess]:
     app.stop()
 
 
-def setup_code(app: AppProcess) -> str:
-    found = re.search(r"setup code ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})", app.log())
-    assert found, f"no setup code in the log:\n{app.log()}"
-    return found.group(1)
-
-
 def test_a_lead_sent_before_the_key_was_entered_reaches_inbox_and_phone(
     browser: Any, bare_app: AppProcess, json_sink: JsonSink, node_json: NodeJSON
 ) -> None:
     app = bare_app
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context, page, errors = open_page(browser, {"width": 1280, "height": 900})
 
     def shot(name: str) -> None:
         page.screenshot(path=ARTIFACTS / f"setup-keys-{name}.png", full_page=True)
 
     # Claim the appliance with the code from the log.
     page.goto(f"{app.url}/setup")
-    page.get_by_label("Setup code").fill(setup_code(app))
+    page.get_by_label("Setup code").fill(app.setup_code())
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Save and sign in").click()

@@ -10,12 +10,11 @@ Without Chromium these tests skip on a developer's machine and fail in CI (``CI`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from browsers import ARTIFACTS, VIEWPORTS
+from browsers import ARTIFACTS, VIEWPORTS, open_page
 from conftest import INBOX_PASSWORD, SIGNING_KEY, AppProcess
 from vendor import HelloClientFake
 
@@ -32,10 +31,7 @@ def test_a_new_owner_walks_the_set_up_guide(
     app = make_app(WEBHOOK_SIGNING_KEY="")  # nothing configured: no password, no Sign Key
     vendor = vendor_for(app)
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport=VIEWPORTS[size])
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context, page, errors = open_page(browser, VIEWPORTS[size])
 
     def shot(name: str) -> None:
         page.screenshot(path=ARTIFACTS / f"welcome-{size}-{name}.png", full_page=True)
@@ -43,9 +39,7 @@ def test_a_new_owner_walks_the_set_up_guide(
     # The claim, with the code the server printed.
     page.goto(f"{app.url}/")
     assert page.url.endswith("/setup")
-    code = re.search(r"setup code ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})", app.log())
-    assert code, app.log()
-    page.fill("input[name=code]", code.group(1))
+    page.fill("input[name=code]", app.setup_code())
     page.fill("input[name=password]", INBOX_PASSWORD)
     page.fill("input[name=confirm]", INBOX_PASSWORD)
     page.click("button:has-text('Save and sign in')")

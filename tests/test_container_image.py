@@ -11,7 +11,8 @@ import subprocess
 
 import httpx
 import pytest
-from containers import Stack, base_image, project_version, run, wait_until
+from conftest import eventually
+from containers import Stack, base_image, project_version, run
 
 pytestmark = pytest.mark.container
 
@@ -60,8 +61,11 @@ def test_starts_without_any_configuration(stack: Stack) -> None:
     try:
         published = run(["docker", "port", container, "8080/tcp"]).split()[0]
         url = f"http://{published}"
-        wait_until(
-            lambda: answers_health(url), lambda: run(["docker", "logs", container]), timeout=60
+        eventually(
+            lambda: answers_health(url),
+            what=lambda: run(["docker", "logs", container]),
+            timeout=60,
+            every=0.2,
         )
         page = httpx.get(url, follow_redirects=True, timeout=10)
         assert page.status_code == 200

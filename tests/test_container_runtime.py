@@ -15,8 +15,8 @@ import time
 
 import httpx
 import pytest
-from conftest import APP_VARIABLES, SIGNING_KEY, post_lead, session_ids
-from containers import PGID, PUID, Stack, wait_until
+from conftest import APP_VARIABLES, SIGNING_KEY, eventually, post_lead, session_ids
+from containers import PGID, PUID, Stack
 
 pytestmark = pytest.mark.container
 
@@ -150,20 +150,22 @@ def test_sigterm_during_a_burst_keeps_every_acknowledged_delivery(
     before = session_ids(stack.data / "inbox.db")
     burst = Burst(stack.url)
     burst.start()
-    wait_until(
+    eventually(
         lambda: len(burst.acknowledged) >= 100,
-        lambda: f"only {len(burst.acknowledged)} acknowledged",
+        what=lambda: f"only {len(burst.acknowledged)} acknowledged",
         timeout=60,
+        every=0.2,
     )
     acknowledged_before_stop = len(burst.acknowledged)
     stopping = time.monotonic()
     stack.compose("stop")  # SIGTERM, then compose waits (stop_grace_period) for the exit
     refused_when_stopped = list(burst.refusals)
     # The senders keep knocking on the closed door: each is turned away at least once more.
-    wait_until(
+    eventually(
         lambda: burst.refused_since(refused_when_stopped),
-        lambda: f"senders refused {burst.refusals}, at the stop {refused_when_stopped}",
+        what=lambda: f"senders refused {burst.refusals}, at the stop {refused_when_stopped}",
         timeout=60,
+        every=0.2,
     )
     burst.stop()
 

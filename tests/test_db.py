@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from conftest import eventually
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -79,13 +80,6 @@ class Gate:
     def open(self) -> None:
         self.release.set()
         self.future.result(10)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return condition()
 
 
 PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
@@ -191,7 +185,7 @@ def test_jobs_queued_behind_a_locked_batch_wait_one_timeout_not_two(tmp_path: Pa
         started = time.monotonic()
         first = database.writer.submit(lambda c: c.exec_driver_sql("SELECT 1"))
         # Running: taken as a batch of its own, now waiting for the lock; these queue behind it.
-        assert wait_until(first.running)
+        eventually(first.running, what="the first job never started", timeout=10)
         queued = [database.writer.submit(lambda c: c.exec_driver_sql("SELECT 1")) for _ in "ab"]
         for future in [first, *queued]:
             with pytest.raises(StorageUnavailable, match="locked"):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from browsers import ARTIFACTS, open_page, sign_in
 from conftest import INBOX_PASSWORD, InboxClient, MakeApp, VendorFor, inbox_client
 from forward_receivers import Receiver, wait_for_quiet_forward_pass
 
@@ -27,7 +27,6 @@ FAST = {
 }
 SECRET_SHOWN = re.compile(r'<code class="secret">(whsec_[A-Za-z0-9+/=]+)</code>')
 FORMS = ("add", "update", "enabled", "remove", "rotate", "retry", "replay", "test")
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def followed(browser: InboxClient, path: str, data: dict[str, str]) -> httpx.Response:
@@ -233,12 +232,8 @@ def test_reloading_in_chromium_after_add_and_test_posts_nothing_again(
     make_app: MakeApp, crm: Receiver, browser: Any
 ) -> None:
     app = make_app(**FAST)
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.goto(f"{app.url}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", INBOX_PASSWORD)
-    page.click("button[type=submit]")
+    context, page, _ = open_page(browser, {"width": 390, "height": 844})
+    sign_in(page, app.url)
     page.goto(f"{app.url}{PAGE}")
     page.fill("#add input[name=url]", crm.url())
     page.fill("#add input[name=name]", "CRM")

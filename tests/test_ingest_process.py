@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import AppProcess, JsonSink
+from conftest import AppProcess, JsonSink, eventually
 from reliability import (
     SUCCESS_ANSWER,
     Event,
@@ -46,13 +45,6 @@ def holds_database(pid: int, app: AppProcess) -> bool:
     )
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def gone(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -75,7 +67,9 @@ def test_deliveries_are_stored_by_the_ingest_process(
     assert holds_database(child, app_server)
     assert_stored_exactly_once(app_server, [event], failures_left_nothing=True)
     assert_one_notification_each(app_server, {"pending", "sent"})
-    wait_until(lambda: len(json_sink.received("/phone")) == 1, "no notification sent")
+    eventually(
+        lambda: len(json_sink.received("/phone")) == 1, what="no notification sent", timeout=30
+    )
 
 
 class Senders:
@@ -127,11 +121,17 @@ def test_a_killed_ingest_process_loses_nothing_and_the_writer_takes_over(
     child = ingest_pid(app_server)
     senders = Senders(lambda: vendor_for(app_server))
     try:
-        wait_until(lambda: senders.count() >= 40, "no deliveries before the kill")
+        eventually(lambda: senders.count() >= 40, what="no deliveries before the kill", timeout=30)
         os.kill(child, signal.SIGKILL)
-        wait_until(lambda: "the ingest process ended" in app_server.log(), "the loss not seen")
+        eventually(
+            lambda: "the ingest process ended" in app_server.log(),
+            what="the loss not seen",
+            timeout=30,
+        )
         after = senders.count()
-        wait_until(lambda: senders.count() >= after + 40, "no deliveries after the kill")
+        eventually(
+            lambda: senders.count() >= after + 40, what="no deliveries after the kill", timeout=30
+        )
     finally:
         events = senders.stop()
     # Those in flight at the kill were stored again by the server's writer (or found stored):
@@ -161,7 +161,7 @@ def test_the_ingest_process_ends_when_the_server_is_killed(
     child = ingest_pid(app_server)
     assert deliver(vendor, make_event(vendor, 1, "Ada")) == [SUCCESS_ANSWER]
     app_server.stop(signal.SIGKILL)
-    wait_until(lambda: gone(child), "the orphaned ingest process kept running")
+    eventually(lambda: gone(child), what="the orphaned ingest process kept running", timeout=30)
     app_server.start()  # the next server stores, and has an ingest process of its own
     event = make_event(vendor, 2, "Grace")
     assert deliver(vendor, event) == [SUCCESS_ANSWER]

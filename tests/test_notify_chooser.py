@@ -176,7 +176,7 @@ def test_missing_and_malformed_fields_are_explained() -> None:
 def test_a_mistyped_url_gets_a_suggestion_apprise_accepts(typed: str, meant: str) -> None:
     asset = apprise.AppriseAsset()
     assert apprise.Apprise.instantiate(typed) is None  # really unusable as typed
-    found = suggestions(typed, asset)
+    found = [guess.url for guess in suggestions(typed, asset)]
     assert found[0] == meant
     assert all(apprise.Apprise.instantiate(url) is not None for url in found)
 

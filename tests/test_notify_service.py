@@ -13,7 +13,7 @@ from pathlib import Path
 
 import apprise
 import pytest
-from conftest import JsonSink
+from conftest import JsonSink, eventually
 
 from app import shapes
 from app.config import load_settings
@@ -75,14 +75,6 @@ def store_lead(service: NotifyService, kind: str = "Lead", **fields: str) -> int
         lambda c: records.store_lead(c, values, delivery_id=None, now=utcnow())
     )
     return outcome.lead_id
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def wait_for_quiet_pass(worker: NotifyWorker) -> None:

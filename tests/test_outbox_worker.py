@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import JsonSink
+from conftest import JsonSink, eventually
 from sqlalchemy import text
 
 from app import shapes
@@ -48,14 +48,6 @@ def start_worker(tmp_path: Path) -> Iterator[Start]:
     for worker in running:
         worker.stop()
         worker.db.close()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def store_lead(db: Database, session_id: int) -> None:

@@ -10,11 +10,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from conftest import APP_VARIABLES, AppProcess, inbox_client
 from sqlalchemy import insert, select
 
@@ -30,14 +28,6 @@ from app.signature import key_fingerprint, sign
 ROOMY = QuarantineLimits(max_items=100, max_bytes=10**6, max_item_bytes=10**6)
 ARRIVED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)  # long past tolerance
 KEY = "whsec_added_later"
-
-
-@pytest.fixture
-def opened(tmp_path: Path) -> Iterator[Database]:
-    database = Database(load_settings({"DATA_DIR": str(tmp_path / "db")}))
-    database.open()
-    yield database
-    database.close()
 
 
 def lead_body(session: int) -> bytes:
@@ -76,8 +66,8 @@ def outcome(db: Database, delivery_id: int) -> tuple[str, str | None, str | None
     return row[0], row[1], row[2]
 
 
-def test_only_what_verifies_when_it_arrived_is_accepted(opened: Database) -> None:
-    opened.writer.run_sync(
+def test_only_what_verifies_when_it_arrived_is_accepted(db: Database) -> None:
+    db.writer.run_sync(
         lambda c: c.execute(
             insert(NotifyTarget).values(
                 key="db:phone", source="db", created_at=ARRIVED, updated_at=ARRIVED
@@ -85,51 +75,51 @@ def test_only_what_verifies_when_it_arrived_is_accepted(opened: Database) -> Non
         )
     )
     good = lead_body(1)
-    matches = quarantine(opened, good, header_for(good))
-    other_key = quarantine(opened, lead_body(2), header_for(lead_body(2), key="someone-else"))
+    matches = quarantine(db, good, header_for(good))
+    other_key = quarantine(db, lead_body(2), header_for(lead_body(2), key="someone-else"))
     stale = lead_body(3)  # signed an hour before it arrived: a replay, however valid the HMAC
-    too_old = quarantine(opened, stale, header_for(stale, t=ARRIVED - timedelta(hours=1)))
-    unsigned = quarantine(opened, lead_body(4), None)
+    too_old = quarantine(db, stale, header_for(stale, t=ARRIVED - timedelta(hours=1)))
+    unsigned = quarantine(db, lead_body(4), None)
 
-    result = recheck(opened, keys("unrelated", KEY), tolerance_seconds=300)
+    result = recheck(db, keys("unrelated", KEY), tolerance_seconds=300)
 
     assert result == RecheckResult(checked=3, accepted=1)  # the unsigned one cannot be checked
-    assert outcome(opened, matches) == ("accepted", "Sign Key “Key 2”", key_fingerprint(KEY))
+    assert outcome(db, matches) == ("accepted", "Sign Key “Key 2”", key_fingerprint(KEY))
     for left in (other_key, too_old, unsigned):
-        assert outcome(opened, left) == ("quarantined", None, None)
-    with opened.read() as connection:
+        assert outcome(db, left) == ("quarantined", None, None)
+    with db.read() as connection:
         leads = connection.execute(select(Lead.session_id, Lead.delivery_id)).all()
         queued = connection.execute(select(NotifyOutbox.target_key, NotifyOutbox.kind)).all()
     assert [tuple(row) for row in leads] == [(1, matches)]
     assert [tuple(row) for row in queued] == [("db:phone", "lead")]  # notified like any lead
 
-    again = recheck(opened, keys(KEY), tolerance_seconds=300)
+    again = recheck(db, keys(KEY), tolerance_seconds=300)
     assert again == RecheckResult(checked=2, accepted=0)  # nothing accepted twice
 
 
-def test_the_tolerance_in_force_decides(opened: Database) -> None:
+def test_the_tolerance_in_force_decides(db: Database) -> None:
     body = lead_body(5)
-    delivery = quarantine(opened, body, header_for(body, t=ARRIVED - timedelta(minutes=20)))
-    assert recheck(opened, keys(KEY), tolerance_seconds=600).accepted == 0
-    assert recheck(opened, keys(KEY), tolerance_seconds=1800).accepted == 1
-    assert outcome(opened, delivery)[0] == "accepted"
+    delivery = quarantine(db, body, header_for(body, t=ARRIVED - timedelta(minutes=20)))
+    assert recheck(db, keys(KEY), tolerance_seconds=600).accepted == 0
+    assert recheck(db, keys(KEY), tolerance_seconds=1800).accepted == 1
+    assert outcome(db, delivery)[0] == "accepted"
 
 
-def test_no_key_in_force_checks_nothing(opened: Database) -> None:
+def test_no_key_in_force_checks_nothing(db: Database) -> None:
     body = lead_body(6)
-    quarantine(opened, body, header_for(body))
-    assert recheck(opened, [], tolerance_seconds=300) == RecheckResult(0, 0)
+    quarantine(db, body, header_for(body))
+    assert recheck(db, [], tolerance_seconds=300) == RecheckResult(0, 0)
 
 
-def test_the_quarantine_keeps_the_headers_capped(opened: Database) -> None:
+def test_the_quarantine_keeps_the_headers_capped(db: Database) -> None:
     body = lead_body(7)
-    delivery = quarantine(opened, body, header_for(body) + "\n" + "x" * 5000)
-    with opened.read() as connection:
+    delivery = quarantine(db, body, header_for(body) + "\n" + "x" * 5000)
+    with db.read() as connection:
         kept = connection.execute(
             select(Delivery.signature_headers).where(Delivery.id == delivery)
         ).scalar_one()
     assert kept.startswith(header_for(body)) and len(kept) == SIGNATURE_HEADERS_CAP
-    assert recheck(opened, keys(KEY), tolerance_seconds=300).accepted == 1
+    assert recheck(db, keys(KEY), tolerance_seconds=300).accepted == 1
 
 
 # ---- the CLI, as a person runs it beside the server ----------------------------------------

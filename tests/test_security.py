@@ -212,8 +212,7 @@ def test_setup_code_guessing_is_locked_out_whatever_x_forwarded_for_says(
     """test_web_auth locks out password guesses; the setup code is a password too, and a new
     X-Forwarded-For per guess from an untrusted peer must not count as a new client."""
     app = make_app()  # no password yet: the setup page is public until it is used
-    code = re.search(r"setup code (\S+)", app.log())
-    assert code is not None
+    code = app.setup_code()
     visitor = inbox_client(app, signed_in=False)
     form = {"csrf_token": visitor.csrf("/setup"), "password": "x" * 12, "confirm": "x" * 12}
     for n in range(5):
@@ -223,7 +222,7 @@ def test_setup_code_guessing_is_locked_out_whatever_x_forwarded_for_says(
         )
         assert wrong.status_code == 400
     right = visitor.client.post(
-        "/setup", data={**form, "code": code.group(1)}, headers={"X-Forwarded-For": "198.51.100.99"}
+        "/setup", data={**form, "code": code}, headers={"X-Forwarded-For": "198.51.100.99"}
     )
     assert right.status_code == 429 and 1 <= int(right.headers["retry-after"]) <= 30
     assert "wrong setup code from 127.0.0.1" in app.log()

@@ -15,6 +15,7 @@ from conftest import (
     PUBLIC,
     SIGNING_KEY,
     AppProcess,
+    claim,
     every_route,
     inbox_client,
 )
@@ -180,7 +181,7 @@ def test_first_run_setup_needs_the_code_from_the_log(make_app: Callable[..., App
     browser = inbox_client(app, signed_in=False)
     assert browser.get("/").headers["location"] == "/setup"
     assert browser.get("/login").headers["location"] == "/setup"
-    code = re.search(r"setup code ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})", app.log()).group(1)
+    code = app.setup_code()
     token = browser.csrf("/setup")
     form = {"csrf_token": token, "password": "a fine password", "confirm": "a fine password"}
     wrong = browser.client.post("/setup", data={**form, "code": "AAAA-BBBB-CCCC"})
@@ -205,19 +206,7 @@ def test_first_run_setup_needs_the_code_from_the_log(make_app: Callable[..., App
 
 def test_password_change_signs_out_other_sessions(make_app: Callable[..., AppProcess]) -> None:
     app = make_app()
-    code = re.search(r"setup code (\S+)", app.log()).group(1)
-    first = inbox_client(app, signed_in=False)
-    token = first.csrf("/setup")
-    first.client.post(
-        "/setup",
-        data={
-            "csrf_token": token,
-            "code": code,
-            "password": "first password",
-            "confirm": "first password",
-        },
-    )
-    first.token = ""  # setup signed in: a new session, with a new token
+    first, _ = claim(app, password="first password")
     second = inbox_client(app, signed_in=False)
     assert second.sign_in(password="first password").status_code == 303
     changed = first.post(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chatlogs import conversation, window
+from chat_days import push_window
+from chatlogs import conversation
 from conftest import InboxClient
 from spec_examples import SPEC_LEAD
 from vendor import HelloClientFake
@@ -20,8 +21,7 @@ CLOCKS = re.compile(r'<time class="chat-clock"[^>]*>([^<]*)</time>')
 
 
 def push_day(vendor: HelloClientFake, serial: str, day: int, conversations: list[Any]) -> None:
-    document = window(serial, day, conversations, Name=f"Day bot {serial[-2:]}")
-    assert vendor.post({"Collection": [document]}).status_code == 200
+    push_window(vendor, serial, day, conversations, name=f"Day bot {serial[-2:]}")
 
 
 def at(session: int, clock: str, messages: list[tuple[str, str]]) -> dict[str, Any]:

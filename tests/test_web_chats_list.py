@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chatlogs import conversation, window
+from chat_days import push_window
+from chatlogs import conversation
 from conftest import InboxClient, dangerous
 from spec_examples import SPEC_LEAD
 from vendor import HelloClientFake
@@ -19,8 +20,7 @@ def serial(n: int) -> str:
 
 
 def push(vendor: HelloClientFake, bot: int, name: str, day: int, sessions: list[Any]) -> None:
-    document = window(serial(bot), day, sessions, Name=name)
-    assert vendor.post({"Collection": [document]}).status_code == 200
+    push_window(vendor, serial(bot), day, sessions, name=name)
 
 
 def said(session: int, *lines: str) -> dict[str, Any]:

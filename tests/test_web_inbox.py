@@ -8,17 +8,13 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 from conftest import AppProcess, InboxClient
-from inbox_triage import lead, post
+from inbox_triage import lead, listed_ids, post
 from spec_examples import SERIAL
 from vendor import HelloClientFake
 
 
 def lead_id(app: AppProcess, session_id: int) -> int:
     return int(app.scalar("SELECT id FROM lead WHERE session_id = ?", (session_id,)))
-
-
-def listed_ids(html: str) -> list[int]:
-    return [int(i) for i in re.findall(r'href="/leads/(\d+)[^"]*" class="item-link"', html)]
 
 
 def text_of(html: str) -> str:

@@ -5,21 +5,9 @@ icons are PNGs of the sizes stated, and nothing else opened up: every page still
 
 from __future__ import annotations
 
-import struct
-
 import httpx
 import pytest
-from conftest import AppProcess, inbox_client
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from the IHDR chunk, which the PNG format puts first."""
-    assert data[:8] == PNG_SIGNATURE, "not a PNG"
-    assert data[12:16] == b"IHDR"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+from conftest import AppProcess, inbox_client, png_size
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ proves nothing, so every check below replays the value as it was.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
 
 import httpx
-from conftest import INBOX_PASSWORD, AppProcess, InboxClient, inbox_client
+from conftest import INBOX_PASSWORD, AppProcess, InboxClient, claim, inbox_client
 
 COOKIE = "inbox_session"
 IDLE_HOURS = 0.001  # 3.6 seconds: long enough not to end between two requests, short to wait
@@ -28,18 +27,6 @@ def replay(app: AppProcess, cookie: str, path: str = "/status") -> int:
 def copy_of(browser: InboxClient) -> str:
     assert browser.get("/status").status_code == 200  # the copy is of a live session
     return browser.client.cookies[COOKIE]
-
-
-def set_up(app: AppProcess, password: str) -> InboxClient:
-    """The first-run setup with the code from the log: a password stored in the database."""
-    code = re.search(r"setup code (\S+)", app.log())
-    assert code is not None
-    browser = inbox_client(app, signed_in=False)
-    browser.csrf("/setup")
-    form = {"code": code.group(1), "password": password, "confirm": password}
-    assert browser.post("/setup", form).status_code == 303
-    browser.token = ""  # setup signed in: a new session, with a new token
-    return browser
 
 
 def test_sign_out_ends_every_copy_of_the_session(make_app: Callable[..., AppProcess]) -> None:
@@ -68,7 +55,8 @@ def test_a_new_password_ends_every_copy_but_keeps_the_browser_that_chose_it(
     make_app: Callable[..., AppProcess],
 ) -> None:
     app = make_app()
-    browser = set_up(app, "first password")
+    browser, answer = claim(app, password="first password")  # a password in the database
+    assert answer.status_code == 303
     other_device = inbox_client(app, signed_in=False)
     assert other_device.sign_in(password="first password").status_code == 303
     copied, other_copy = copy_of(browser), copy_of(other_device)

@@ -12,7 +12,15 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import INBOX_PASSWORD, SIGNING_KEY, AppProcess, InboxClient, JsonSink, inbox_client
+from conftest import (
+    INBOX_PASSWORD,
+    SIGNING_KEY,
+    AppProcess,
+    InboxClient,
+    JsonSink,
+    claim,
+    inbox_client,
+)
 from vendor import HelloClientFake
 
 from app import shapes
@@ -25,18 +33,6 @@ STEPS = {
 }
 SINCE = re.compile(r'data-since="(\d+)"')
 SKIP = re.compile(r'<a class="button(?: secondary)?" href="([^"]+)">(Skip|Next|Finish)</a>')
-
-
-def claim(app: AppProcess) -> tuple[InboxClient, httpx.Response]:
-    """The first-run setup with the code from the server log, as a new owner does it."""
-    code = re.search(r"setup code ([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})", app.log())
-    assert code, app.log()
-    browser = inbox_client(app, signed_in=False)
-    token = browser.csrf("/setup")
-    form = {"csrf_token": token, "code": code.group(1), "password": INBOX_PASSWORD}
-    answer = browser.client.post("/setup", data={**form, "confirm": INBOX_PASSWORD})
-    browser.token = ""  # setup signed in: a new session, with a new token
-    return browser, answer
 
 
 def first_delivery(browser: InboxClient, since: int) -> dict[str, object]:

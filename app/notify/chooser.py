@@ -13,17 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
 
-from apprise.manager_plugins import NotificationManager
-
-from app.notify.targets import TargetError
+from app.notify.targets import TargetError, plugins
 
 Values = Mapping[str, str]
-
-# Apprise does not annotate its plugin registry (a process-wide singleton): typed here, once.
-_plugins = cast(Callable[[], Any], NotificationManager)
 
 
 @dataclass(frozen=True)
@@ -54,7 +48,7 @@ class Service:
 @cache
 def private_names(schema: str) -> frozenset[str]:
     """The token and option names Apprise's metadata marks private for this scheme."""
-    plugin = _plugins()[schema]
+    plugin = plugins()[schema]
     names = {
         name
         for table in (plugin.template_tokens, plugin.template_args)

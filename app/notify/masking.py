@@ -10,13 +10,14 @@ with an unusual field is masked anyway.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import apprise
 
-MASK = "****"
+from app.logs import MASK, forms
+
 MIN_PIECE_CHARS = 6  # pieces of a URL shorter than this are ports, paths and words, not secrets
 _PIECES = re.compile(r"[/:@?&=,;#+\s]+")
 
@@ -48,15 +49,19 @@ def private_values(plugin: apprise.NotifyBase) -> set[str]:
     return found
 
 
+def pieces(text: str) -> Iterator[str]:
+    """The sizeable pieces of a URL's ``text``, each as written and unquoted: where a secret
+    may hide when which part holds one is not known."""
+    for piece in _PIECES.split(text):
+        for candidate in (piece, unquote(piece)):
+            if len(candidate) >= MIN_PIECE_CHARS:
+                yield candidate
+
+
 def hidden_pieces(url: str, masked: str) -> set[str]:
     """The sizeable pieces of ``url`` (Apprise's unmasked form) its masked form leaves out."""
-    found: set[str] = set()
     shown = f"{masked} {unquote(masked)}"
-    for piece in _PIECES.split(url):
-        for candidate in (piece, unquote(piece)):
-            if len(candidate) >= MIN_PIECE_CHARS and candidate not in shown:
-                found.add(candidate)
-    return found
+    return {piece for piece in pieces(url) if piece not in shown}
 
 
 def secrets_of(plugin: apprise.NotifyBase) -> tuple[str, ...]:
@@ -69,14 +74,16 @@ def secrets_of(plugin: apprise.NotifyBase) -> tuple[str, ...]:
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
-        for form in dict.fromkeys((secret, quote(secret, safe=""), quote(secret))):
+        for form in forms(secret):
             text = text.replace(form, MASK)
     return text
 
 
-def as_written(url: str, plugin: apprise.NotifyBase) -> str:
-    """``url`` as typed, its secrets masked: what the pages show of a target."""
-    return mask_text(url.strip(), secrets_of(plugin))
+def as_written(url: str, plugin: apprise.NotifyBase, secrets: Sequence[str] | None = None) -> str:
+    """``url`` as typed, its secrets masked: what the pages show of a target. ``secrets``: the
+    plugin's (``secrets_of``) when the caller has them already; finding them renders the
+    plugin's URL twice."""
+    return mask_text(url.strip(), secrets_of(plugin) if secrets is None else secrets)
 
 
 def without_defaults(plugin: apprise.NotifyBase, asset: apprise.AppriseAsset) -> str:

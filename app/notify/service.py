@@ -157,13 +157,12 @@ class NotifyService:
         elif scheme.lower() not in schemas():
             reason = f"Apprise knows no service {scheme!r}"
         meant = suggestions(url, self.registry.asset)
-        shown: list[str] = []
-        for suggestion in meant:
-            plugin = instantiate(suggestion, self.registry.asset)[0]
-            shown.append(as_written(suggestion, plugin) if plugin is not None else suggestion)
+        shown = tuple(as_written(guess.url, guess.plugin) for guess in meant)
         hint = f"; did you mean {' or '.join(shown)}?" if shown else ""
         return UnusableURL(
-            f"Apprise cannot use this URL: {reason}{hint}", tuple(meant), tuple(shown)
+            f"Apprise cannot use this URL: {reason}{hint}",
+            tuple(guess.url for guess in meant),
+            shown,
         )
 
     @staticmethod

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache
-from typing import Any, cast
+from typing import NamedTuple
 
 import apprise
-from apprise.manager_plugins import NotificationManager
 
-from app.notify.targets import instantiate
+from app.notify.targets import instantiate, plugins
 
 MAX_SUGGESTIONS = 3
 # Names people type for a service, and the scheme Apprise knows it by.
@@ -39,14 +38,16 @@ ALIASES = {
 _MANGLED = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)\s*(?:[:;]+[/\\]*|[/\\]{1,3})\s*(.+)$", re.S)
 _HOST_PATH = re.compile(r"^[\w.-]+\.[A-Za-z]{2,}(?::\d+)?(?:/.*)?$")
 
-# Apprise does not annotate its plugin registry (a process-wide singleton): typed here, once.
-_plugins = cast(Callable[[], Any], NotificationManager)
+
+class Suggestion(NamedTuple):
+    url: str  # holds what the person typed, secrets included
+    plugin: apprise.NotifyBase  # what Apprise made of ``url``
 
 
 @cache
 def schemas() -> frozenset[str]:
     """Every scheme the installed Apprise knows."""
-    return frozenset(str(name).lower() for name in _plugins().schemas())
+    return frozenset(str(name).lower() for name in plugins().schemas())
 
 
 def _schema_for(word: str, *, close: bool) -> list[str]:
@@ -83,12 +84,16 @@ def _guesses(url: str) -> Iterator[str]:
         yield f"https://{text}"  # a service's own web address, which Apprise may know
 
 
-def suggestions(url: str, asset: apprise.AppriseAsset) -> list[str]:
-    """URLs Apprise accepts that ``url`` was probably meant to be, best first."""
-    found: list[str] = []
+def suggestions(url: str, asset: apprise.AppriseAsset) -> list[Suggestion]:
+    """URLs Apprise accepts that ``url`` was probably meant to be, best first, each with the
+    plugin Apprise made of it."""
+    found: list[Suggestion] = []
     for guess in _guesses(url):
-        if guess not in found and instantiate(guess, asset)[0] is not None:
-            found.append(guess)
+        if any(known.url == guess for known in found):
+            continue
+        plugin = instantiate(guess, asset)[0]
+        if plugin is not None:
+            found.append(Suggestion(guess, plugin))
         if len(found) == MAX_SUGGESTIONS:
             break
     return found

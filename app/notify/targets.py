@@ -22,6 +22,7 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 import apprise
+from apprise.manager_plugins import NotificationManager
 from apprise.utils.parse import parse_urls
 from sqlalchemy import Connection, select
 from sqlmodel import col
@@ -30,15 +31,13 @@ from app import logs
 from app.config import Settings
 from app.models import NotifyTarget
 from app.notify.kinds import DEFAULT_KINDS, KINDS, Source
-from app.notify.masking import as_written, plugin_url, secrets_of, without_defaults
+from app.notify.masking import as_written, pieces, plugin_url, secrets_of, without_defaults
 
 log = logging.getLogger(__name__)
 
 # Apprise reports a URL it cannot use through its logger, not through an exception; capturing
 # that logger is global, so two validations at once must not read each other's lines.
 _CAPTURE_LOCK = threading.Lock()
-_SECRET_SPLIT = re.compile(r"[/:@?&=,;#+\s]+")
-MIN_SECRET_LENGTH = 6
 
 __all__ = ["plugin_url"]  # re-exported: the service compares targets by Apprise's own form
 
@@ -98,6 +97,8 @@ class Target:
 # Apprise does not annotate these; their types are stated here, once.
 _parse_urls = cast(Callable[[str], list[str]], parse_urls)
 _LogCapture = cast(Callable[..., AbstractContextManager[StringIO]], apprise.LogCapture)
+# Its plugin registry (a process-wide singleton), also read by ``suggest`` and ``chooser``.
+plugins = cast(Callable[[], Any], NotificationManager)
 
 
 def mask(url: str) -> str:
@@ -134,8 +135,7 @@ def _typed_parts(url: str) -> tuple[str, ...]:
     unknown while Apprise cannot parse it, so all of them are hidden in what it logs."""
     url = url.strip()
     parts = {p for p in (url, unquote(url)) if p}
-    for part in _SECRET_SPLIT.split(url.partition("://")[2] or url):
-        parts.update(p for p in (part, unquote(part)) if len(p) >= MIN_SECRET_LENGTH)
+    parts.update(pieces(url.partition("://")[2] or url))
     return tuple(parts)
 
 
@@ -181,15 +181,18 @@ def _config_target(
     plugin: apprise.NotifyBase, source: str, asset: apprise.AppriseAsset, written: str = ""
 ) -> Target:
     """``written``: the URL as APPRISE_URLS gives it (a file's entries are not at hand)."""
+    found = target_secrets(plugin)
     return Target(
         key=config_key(plugin),
         source=source,
         name=plugin.service_name or plugin.protocol or "target",
-        url_masked=as_written(written, plugin) if written else without_defaults(plugin, asset),
+        url_masked=(
+            as_written(written, plugin, found) if written else without_defaults(plugin, asset)
+        ),
         service=str(plugin.service_name or ""),
         kinds=kinds_from_tags(plugin.tags),
         plugin=plugin,
-        secrets=target_secrets(plugin),
+        secrets=found,
     )
 
 
@@ -257,17 +260,18 @@ def db_target(row: Any, asset: apprise.AppriseAsset) -> Target:
     )  # stored as three booleans so the enqueue hook can filter in SQL
     url = row.url or ""
     plugin, reason = instantiate(url, asset)
+    found = target_secrets(plugin) if plugin is not None else _typed_parts(url)
     return Target(
         key=row.key,
         source=Source.DB,
         name=row.name or row.service,
-        url_masked=as_written(url, plugin) if plugin is not None else mask(url),
+        url_masked=as_written(url, plugin, found) if plugin is not None else mask(url),
         service=row.service,
         kinds=kinds,
         enabled=row.enabled,
         plugin=plugin,
         error=None if plugin is not None else reason,
-        secrets=target_secrets(plugin) if plugin is not None else _typed_parts(url),
+        secrets=found,
     )
 
 

@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from app.clientip import in_networks, parse_ip
 from app.config import Settings
-from app.web.security import is_https
+from app.web.security import forwarded, is_https
 
 GUIDE = "docs/reverse-proxy.md"
 TUNNEL = "No public IP: Cloudflare Tunnel"
@@ -152,18 +151,10 @@ def classify(url: str) -> tuple[AddressWarning, ...]:
     return tuple(found)
 
 
-def _forwarded(request: Request, settings: Settings, header: str) -> str:
-    """A proxy's X-Forwarded-* value (the first hop's), believed only from TRUSTED_PROXIES."""
-    peer = parse_ip(request.client.host if request.client else None)
-    if not in_networks(peer, settings.trusted_proxies):
-        return ""
-    return request.headers.get(header, "").split(",")[0].strip()
-
-
 def request_origin(request: Request, settings: Settings) -> str:
     """The origin this request was sent to, as the browser (or the proxy in front) saw it."""
     scheme = "https" if is_https(request, settings) else "http"
-    for host in (_forwarded(request, settings, "x-forwarded-host"), request.headers.get("host")):
+    for host in (forwarded(request, settings, "x-forwarded-host"), request.headers.get("host")):
         if host and _HOST.match(host):
             return f"{scheme}://{host}"
     port = request.url.port

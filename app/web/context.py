@@ -1,16 +1,18 @@
-"""What every page handler needs, in one object on ``app.state.web``; and how pages render."""
+"""What every page handler needs, in one object on ``app.state.web``; how pages render, and how
+the addresses their forms post to are routed."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from app.config import Settings
 from app.db import Database
@@ -86,3 +88,19 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return default
     return target
+
+
+def form_routes(
+    forms: Mapping[str, Callable[[Request], Awaitable[Response]]],
+    page: str | Callable[[Request], str],
+) -> list[Route]:
+    """Each form's POST route, and a GET of the same address (a reload, a bookmark) that
+    redirects to ``page`` (or where ``page(request)`` says) instead of "Method Not Allowed"."""
+
+    async def back_to_page(request: Request) -> Response:
+        return redirect(page(request) if callable(page) else page)
+
+    return [
+        *(Route(path, handler, methods=["POST"]) for path, handler in forms.items()),
+        *(Route(path, back_to_page, methods=["GET"]) for path in forms),
+    ]

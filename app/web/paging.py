@@ -6,7 +6,7 @@ and the last row shown is where the next page starts (its ``Cursor``, or just it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -42,6 +42,12 @@ class Cursor:
         if not sep or found_when is None or found_id is None:
             raise BadParameter(f"{name}: not a cursor this server gave out")
         return cls(found_when, found_id)
+
+    @classmethod
+    def param(cls, params: Mapping[str, str], name: str) -> Cursor | None:
+        """The cursor in query parameter ``name``; None if it is missing or blank."""
+        text = params.get(name, "").strip()
+        return cls.decode(text, name) if text else None
 
 
 @dataclass(frozen=True)

@@ -68,15 +68,19 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+def forwarded(connection: HTTPConnection, settings: Settings, header: str) -> str:
+    """A proxy's X-Forwarded-* value (the first hop's), believed only from TRUSTED_PROXIES."""
+    peer = parse_ip(connection.client.host if connection.client else None)
+    if not in_networks(peer, settings.trusted_proxies):
+        return ""
+    return connection.headers.get(header, "").split(",")[0].strip()
+
+
 def is_https(connection: HTTPConnection, settings: Settings) -> bool:
     """Over https directly, or per X-Forwarded-Proto from a trusted proxy."""
     if connection.url.scheme == "https":
         return True
-    peer = parse_ip(connection.client.host if connection.client else None)
-    if not in_networks(peer, settings.trusted_proxies):
-        return False
-    forwarded = connection.headers.get("x-forwarded-proto", "")
-    return forwarded.split(",")[0].strip().lower() == "https"
+    return forwarded(connection, settings, "x-forwarded-proto").lower() == "https"
 
 
 class Sessions:

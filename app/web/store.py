@@ -1,45 +1,26 @@
-"""The ``app_setting`` table (migration web_0001): small values the web UI keeps across restarts.
+"""The web UI's values in the ``app_setting`` table (migration web_0001), kept across restarts.
 
 Kept in the database rather than in DATA_DIR so that one backup (or one PostgreSQL server) holds
-everything, and a container whose DATA_DIR is not a volume still keeps its login. Every read and
-write of the table is here; the writes are writer jobs (``db.writer.run``).
+everything, and a container whose DATA_DIR is not a volume still keeps its login. The table's
+``get``/``put``/``remove`` are ``app.app_setting``'s (``live_settings`` uses them too), re-exported
+here for the pages; the writes are writer jobs (``db.writer.run``).
 """
 
 from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Connection, delete, select
-from sqlmodel import col
+from sqlalchemy import Connection
 
-from app.models import AppSetting, utcnow
-from app.statements import upsert_insert
+from app.app_setting import get as get
+from app.app_setting import put as put
+from app.app_setting import remove as remove
+from app.models import utcnow
 
 SESSION_SECRET = "session_secret"
 ADMIN_PASSWORD_HASH = "admin_password_hash"
 CALENDAR_TOKEN_SHA256 = "calendar_token_sha256"
 CALENDAR_TOKEN_CREATED = "calendar_token_created"
-
-
-def get(connection: Connection, key: str) -> str | None:
-    statement = select(col(AppSetting.value)).where(col(AppSetting.key) == key)
-    return connection.execute(statement).scalar()
-
-
-def put(connection: Connection, key: str, value: str) -> None:
-    """Insert or replace."""
-    statement = upsert_insert(connection.dialect.name, AppSetting).values(
-        key=key, value=value, updated_at=utcnow()
-    )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["key"], set_={"value": value, "updated_at": utcnow()}
-        )
-    )
-
-
-def remove(connection: Connection, *keys: str) -> None:
-    connection.execute(delete(AppSetting).where(col(AppSetting.key).in_(keys)))
 
 
 def new_session_secret() -> str:

@@ -57,10 +57,10 @@ def web_href(uri: str) -> str | None:
 
 
 class Clock:
-    """Formats UTC times in the configured time zone (``TZ``), or the one in force now."""
+    """Formats UTC times in the time zone in force now (``TZ``: Settings may change it)."""
 
-    def __init__(self, tz: ZoneInfo | Callable[[], ZoneInfo]) -> None:
-        self._tz = tz if callable(tz) else (lambda: tz)
+    def __init__(self, tz: Callable[[], ZoneInfo]) -> None:
+        self._tz = tz
 
     @property
     def tz(self) -> ZoneInfo:
@@ -144,7 +144,7 @@ def _static_version() -> str:
     return digest.hexdigest()[:10]
 
 
-def make_environment(tz: ZoneInfo | Callable[[], ZoneInfo]) -> Environment:
+def make_environment(tz: Callable[[], ZoneInfo]) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every template, whatever its extension

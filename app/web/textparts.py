@@ -25,6 +25,11 @@ def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
     )
 
 
+def chatbot_order(name: str, serial: str) -> tuple[bool, tuple[tuple[int, int, str], ...], str]:
+    """Named chatbots first, in the order a person counts them (Bot 2 before Bot 10)."""
+    return (not name, natural_key(name), serial)
+
+
 def _pattern(words: list[str]) -> re.Pattern[str] | None:
     """Each word where a word starts (the search matches word prefixes), longest first."""
     if not words:

@@ -52,9 +52,9 @@ class WebUI:
         settings: Settings,
         db: Database,
         processor: Processor,
-        live: LiveSettings | None = None,
+        live: LiveSettings,
     ) -> None:
-        self.live = live or LiveSettings(settings)
+        self.live = live
         self.web = Web(
             live=self.live,
             db=db,

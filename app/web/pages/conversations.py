@@ -26,11 +26,6 @@ def _query(request: Request) -> str:
     return request.query_params.get("q", "").strip()[:MAX_QUERY]
 
 
-def _cursor(request: Request, name: str) -> Cursor | None:
-    text = request.query_params.get(name, "").strip()
-    return Cursor.decode(text, name) if text else None
-
-
 def list_page(request: Request) -> Response:
     """A search across messages (``q``), one chatbot's days, or every chatbot's latest days."""
     app = web(request)
@@ -39,7 +34,7 @@ def list_page(request: Request) -> Response:
     marks = search.highlight_terms(q)
     context: dict[str, Any] = {"chatbot": chatbot, "q": q, "results": [], "groups": []}
     # A day cursor is checked even where it is not used: bad input is a 400, never ignored.
-    before_day = None if q else _cursor(request, "before")
+    before_day = None if q else Cursor.param(request.query_params, "before")
     with app.db.read() as connection:
         context["chatbots"] = conversations.chatbots(connection)
         if q:
@@ -103,7 +98,7 @@ def _messenger(request: Request, sessions: list[Session], start: datetime | None
 def window_page(request: Request) -> Response:
     app = web(request)
     window_id = path_id(request, "window_id")
-    after = _cursor(request, "after")
+    after = Cursor.param(request.query_params, "after")
     with app.db.read() as connection:
         found = conversations.window(connection, window_id, after)
     if found is None:

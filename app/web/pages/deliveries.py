@@ -115,10 +115,11 @@ async def accept(request: Request) -> Response:
 async def recheck(request: Request) -> Response:
     """Verify the quarantine again with the Sign Keys in force; accept what matches."""
     app = web(request)
-    result = await recheck_quarantine(app.db, app.live, lambda _: app.wake_processor())
     if not app.live.keys_in_force():
         flash(request, "No Sign Key in force: add one under Settings first.", "error")
-    elif result.accepted:
+        return redirect("/deliveries?view=quarantine")
+    result = await recheck_quarantine(app.db, app.live, lambda _: app.wake_processor())
+    if result.accepted:
         what = "delivery was" if result.accepted == 1 else "deliveries were"
         flash(
             request,

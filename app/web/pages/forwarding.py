@@ -25,7 +25,7 @@ from starlette.routing import Route
 from app.forward.destinations import KINDS, DestinationError
 from app.forward.service import ForwardService
 from app.forward.views import UnknownDestination
-from app.web.context import flash, redirect, web
+from app.web.context import flash, form_routes, redirect, web
 from app.web.errors import BadParameter, NotFound
 from app.web.recent import OneTime, Recent
 
@@ -57,11 +57,6 @@ def _page(request: Request) -> Response:
 
 async def forwarding_page(request: Request) -> Response:
     return await run_in_threadpool(_page, request)
-
-
-async def back_to_page(request: Request) -> Response:
-    """A GET of a form's address: the page, not "Method Not Allowed"."""
-    return redirect(PAGE)
 
 
 def _text(form: FormData, name: str, limit: int = MAX_URL_CHARS) -> str:
@@ -243,6 +238,5 @@ ROUTES = [
     Route(PAGE, forwarding_page, methods=["GET"]),
     Route(f"{PAGE}/edit", edit_page, methods=["GET"]),
     Route(f"{PAGE}/log", log_page, methods=["GET"]),
-    *(Route(f"{PAGE}/{name}", handler, methods=["POST"]) for name, handler in FORMS.items()),
-    *(Route(f"{PAGE}/{name}", back_to_page, methods=["GET"]) for name in FORMS),
+    *form_routes({f"{PAGE}/{name}": handler for name, handler in FORMS.items()}, PAGE),
 ]

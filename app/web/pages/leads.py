@@ -36,8 +36,7 @@ def inbox(request: Request) -> Response:
     tz = app.settings.tz
     with app.db.read() as connection:
         page = lead_place.list_page(connection, where, tz)
-        total = lead_place.count(connection, where, tz)
-        before = lead_place.rows_before(connection, where, tz, page.rows[0]) if page.newer else 0
+        total = lead_place.total(connection, where, tz, page)
         chatbots = leads.chatbots(connection)
     listed: dict[str, Any] = {
         **rows_context(where),
@@ -45,7 +44,7 @@ def inbox(request: Request) -> Response:
         "rows": page.rows,
         "total": total,
         "count_cap": lead_place.COUNT_CAP,
-        "first_shown": before + 1,
+        "first_shown": page.before + 1,
         "older_args": where.query_args(cursor=page.older, newer=None) if page.older else None,
         "newer_args": where.query_args(cursor=None, newer=page.newer) if page.newer else None,
         "newest_args": where.everywhere.query_args() if page.newer else None,
@@ -90,7 +89,7 @@ def lead_page(request: Request) -> Response:
         "statuses": LEAD_STATUSES,
         "next_step": NEXT_STEP.get(found.lead.status),
         "push_due": push_due(found.lead, app.settings.tz),
-        "back": f"/?{came_from.query}" if came_from.query else "/",
+        "back": came_from.list_href,
         "previous_href": came_from.lead_href(newer) if newer else None,
         "next_href": came_from.lead_href(older) if older else None,
     }

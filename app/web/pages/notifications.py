@@ -35,7 +35,7 @@ from app.notify.views import (
     TestResult,
     UnusableURL,
 )
-from app.web.context import flash, redirect, safe_next, web
+from app.web.context import flash, form_routes, redirect, safe_next, web
 from app.web.recent import Recent
 
 PAGE = "/settings/notifications"
@@ -106,9 +106,9 @@ async def notifications_page(request: Request) -> Response:
     return await run_in_threadpool(_page, request)
 
 
-async def back_to_page(request: Request) -> Response:
-    """A GET of a form's address (a reload, a bookmark): the page, not "Method Not Allowed"."""
-    return redirect(_here(_next(request.query_params.get("next"))))
+def _back(request: Request) -> str:
+    """Where a GET of a form's address leads: this page, keeping ``next``."""
+    return _here(_next(request.query_params.get("next")))
 
 
 def _text(form: FormData, name: str, limit: int = MAX_URL_CHARS) -> str:
@@ -328,6 +328,5 @@ FORMS = {
 ROUTES = [
     Route(PAGE, notifications_page, methods=["GET"]),
     Route(f"{PAGE}/edit", edit_page, methods=["GET"]),
-    *(Route(f"{PAGE}/{name}", handler, methods=["POST"]) for name, handler in FORMS.items()),
-    *(Route(f"{PAGE}/{name}", back_to_page, methods=["GET"]) for name in FORMS),
+    *form_routes({f"{PAGE}/{name}": handler for name, handler in FORMS.items()}, _back),
 ]

@@ -9,7 +9,6 @@ the page after the redirect: it waits in this process for the session's next pag
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,7 +18,7 @@ from starlette.routing import Route
 from app.signature import key_fingerprint
 from app.web import address, sample_lead, store
 from app.web.auth import token_sha256
-from app.web.context import flash, redirect, web
+from app.web.context import flash, form_routes, redirect, web
 from app.web.queries import status as queries
 from app.web.queries.status import STATS_DAYS
 from app.web.recent import OneTime, Recent
@@ -28,7 +27,7 @@ from app.web.recent import OneTime, Recent
 NEW_CALENDAR_URL = OneTime("status.calendar", Recent(size=20, seconds=120))
 
 
-def _page(request: Request, extra: dict[str, Any] | None = None, status: int = 200) -> Response:
+def _page(request: Request) -> Response:
     app = web(request)
     settings = app.settings
     where = address.webhook_address(request, settings)
@@ -52,9 +51,8 @@ def _page(request: Request, extra: dict[str, Any] | None = None, status: int = 2
         "new_calendar_url": new_calendar.value,
         "new_calendar_lost": new_calendar.lost,
         "test_result": sample_lead.take(request),
-        **(extra or {}),
     }
-    return app.render(request, "status.html", context, status=status)
+    return app.render(request, "status.html", context)
 
 
 def status_page(request: Request) -> Response:
@@ -67,12 +65,6 @@ async def test_lead(request: Request) -> Response:
     result = await run_in_threadpool(sample_lead.send_and_find, app.settings, "Status page", app.db)
     sample_lead.remember(request, result)
     return redirect("/status#test")
-
-
-async def to_status(request: Request) -> Response:
-    """A GET of a form's address (a reload, a bookmark) shows the page, not "Method Not
-    Allowed"."""
-    return redirect("/status")
 
 
 async def new_calendar_link(request: Request) -> Response:
@@ -99,10 +91,12 @@ async def revoke_calendar_link(request: Request) -> Response:
 
 ROUTES = [
     Route("/status", status_page, methods=["GET"]),
-    Route("/status/test-lead", test_lead, methods=["POST"]),
-    Route("/status/test-lead", to_status, methods=["GET"]),
-    Route("/status/calendar", new_calendar_link, methods=["POST"]),
-    Route("/status/calendar", to_status, methods=["GET"]),
-    Route("/status/calendar/revoke", revoke_calendar_link, methods=["POST"]),
-    Route("/status/calendar/revoke", to_status, methods=["GET"]),
+    *form_routes(
+        {
+            "/status/test-lead": test_lead,
+            "/status/calendar": new_calendar_link,
+            "/status/calendar/revoke": revoke_calendar_link,
+        },
+        "/status",
+    ),
 ]

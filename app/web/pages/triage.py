@@ -59,7 +59,7 @@ async def bulk(request: Request) -> Response:
     where = LeadFilter.from_query(str(form.get("list", "")))
     if where is None:
         raise HTTPException(400, "list: not a filter of the inbox")
-    back = f"/?{where.query}" if where.query else "/"
+    back = where.list_href
     ids = _chosen_ids(form)
     if scope == "selected" and not ids:
         flash(request, "Nothing was selected.", "error")
@@ -86,10 +86,10 @@ def live(request: Request) -> Response:
     app = web(request)
     try:
         where = LeadFilter.parse(request.query_params)
-        top_text = request.query_params.get("top", "").strip()
-        top = Cursor.decode(top_text, "top") if top_text else None
+        top = Cursor.param(request.query_params, "top")
     except BadParameter as exc:
         return SafeJSONResponse({"status": "error", "error": str(exc)}, 400)
+    top_text = request.query_params.get("top", "").strip()
     with app.db.read() as connection:
         rows = lead_place.arrivals(connection, where, app.settings.tz, top)
         new_count = leads.count_new(connection)

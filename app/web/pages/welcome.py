@@ -23,19 +23,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.notify.service import NotifyService
+from app.live_settings import KEYS
 from app.notify.views import TargetView
 from app.web import address, sample_lead
-from app.web.context import Web, flash, redirect, web
+from app.web.context import Web, flash, form_routes, redirect, web
 from app.web.errors import BadParameter
 from app.web.pages.notifications import PAGE as NOTIFICATIONS
+from app.web.pages.notifications import service as notify_service
 from app.web.params import whole_number
 from app.web.queries import welcome as queries
 from app.web.queries.welcome import VERIFIED
+from app.web.recent import OneTime, Recent
 from app.web.safe import SafeJSONResponse
 
-TEST_RESULTS = "welcome_test"
-MAX_ERROR_CHARS = 200  # the results ride in the session cookie
+# Shown once, on the page after the redirect (a reload does not show them again); they wait in
+# this process, not in the session cookie.
+TEST_RESULTS = OneTime("welcome.test", Recent(size=50, seconds=600))
+MAX_ERROR_CHARS = 200  # a short line per target: a set-up step is no place for a whole error
 MAX_RESULTS = 8
 
 
@@ -59,15 +63,11 @@ STEPS = (
 BY_SLUG = {step.slug: step for step in STEPS}
 
 
-def _notify(request: Request) -> NotifyService:
-    return request.app.state.notify  # type: ignore[no-any-return]
-
-
 def _working(target: TargetView) -> bool:
     return target.enabled and target.present and target.error is None
 
 
-def _progress(request: Request, app: Web, targets: list[TargetView]) -> dict[str, bool]:
+def _progress(app: Web, targets: list[TargetView]) -> dict[str, bool]:
     with app.db.read() as connection:
         delivered = queries.verified_seen(connection)
     return {
@@ -81,8 +81,8 @@ def _progress(request: Request, app: Web, targets: list[TargetView]) -> dict[str
 def _render(request: Request, step: Step | None, extra: dict[str, Any]) -> Response:
     """A step's page, or (no step) the list of them (blocking)."""
     app = web(request)
-    targets = _notify(request).list_targets()
-    done = _progress(request, app, targets)
+    targets = notify_service(request).list_targets()
+    done = _progress(app, targets)
     index = STEPS.index(step) if step else -1
     following = STEPS[index + 1].url if step and index + 1 < len(STEPS) else "/welcome"
     context = {
@@ -95,7 +95,6 @@ def _render(request: Request, step: Step | None, extra: dict[str, Any]) -> Respo
         "targets": targets,
         "where": address.webhook_address(request, app.settings),
         "guide": address.GUIDE,
-        "tunnel": address.TUNNEL,
         **extra,
     }
     return app.render(request, step.template if step else "welcome.html", context)
@@ -108,7 +107,7 @@ async def overview(request: Request) -> Response:
 async def key_step(request: Request) -> Response:
     app = web(request)
     extra = {
-        "keys_from_environment": app.live.set_by_environment("WEBHOOK_SIGNING_KEY"),
+        "keys_from_environment": app.live.set_by_environment(KEYS),
         "key_count": len(app.settings.signing_keys),
     }
     return await run_in_threadpool(_render, request, BY_SLUG["key"], extra)
@@ -116,11 +115,14 @@ async def key_step(request: Request) -> Response:
 
 async def url_step(request: Request) -> Response:
     def page() -> Response:
-        with web(request).db.read() as connection:
-            newest = queries.newest_id(connection)
-            latest = queries.newest_after(connection, 0) if newest else None
-        shown = _delivery_json(web(request), latest) if latest else None
-        return _render(request, BY_SLUG["url"], {"since": newest, "latest": shown})
+        app = web(request)
+        with app.db.read() as connection:
+            latest = queries.newest_after(connection, 0)
+        extra = {
+            "since": latest.id if latest else 0,  # where the page starts waiting from
+            "latest": _delivery_json(app, latest) if latest else None,
+        }
+        return _render(request, BY_SLUG["url"], extra)
 
     return await run_in_threadpool(page)
 
@@ -131,8 +133,10 @@ async def phone_step(request: Request) -> Response:
 
 
 async def test_step(request: Request) -> Response:
-    results = request.session.pop(TEST_RESULTS, None)
-    extra = {"test_results": results, "test_lead": sample_lead.take(request)}
+    extra = {
+        "test_results": TEST_RESULTS.take(request).value,
+        "test_lead": sample_lead.take(request),
+    }
     return await run_in_threadpool(_render, request, BY_SLUG["test"], extra)
 
 
@@ -212,11 +216,11 @@ async def first_delivery(request: Request) -> Response:
 
 
 async def send_test_notification(request: Request) -> Response:
-    results = await run_in_threadpool(_notify(request).send_test, None, kind="lead")
+    results = await run_in_threadpool(notify_service(request).send_test, None, kind="lead")
     if not results:
         flash(request, "No notification target yet: add one in step 3 first.", "error")
         return redirect("/welcome/test")
-    request.session[TEST_RESULTS] = [
+    shown = [
         {
             "name": r.name,
             "url": r.url_masked,
@@ -225,6 +229,7 @@ async def send_test_notification(request: Request) -> Response:
         }
         for r in results[:MAX_RESULTS]
     ]
+    TEST_RESULTS.put(request, shown)
     return redirect("/welcome/test#result")
 
 
@@ -237,11 +242,6 @@ async def send_test_lead(request: Request) -> Response:
     return redirect("/welcome/test#result")
 
 
-async def to_test_step(request: Request) -> Response:
-    """A GET of a form's address (a reload, a bookmark) shows the step, not 405."""
-    return redirect("/welcome/test")
-
-
 ROUTES = [
     Route("/welcome", overview, methods=["GET"]),
     Route("/welcome/key", key_step, methods=["GET"]),
@@ -249,8 +249,11 @@ ROUTES = [
     Route("/welcome/first-delivery", first_delivery, methods=["GET"]),
     Route("/welcome/phone", phone_step, methods=["GET"]),
     Route("/welcome/test", test_step, methods=["GET"]),
-    Route("/welcome/test/notification", send_test_notification, methods=["POST"]),
-    Route("/welcome/test/notification", to_test_step, methods=["GET"]),
-    Route("/welcome/test/lead", send_test_lead, methods=["POST"]),
-    Route("/welcome/test/lead", to_test_step, methods=["GET"]),
+    *form_routes(
+        {
+            "/welcome/test/notification": send_test_notification,
+            "/welcome/test/lead": send_test_lead,
+        },
+        "/welcome/test",
+    ),
 ]

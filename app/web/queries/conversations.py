@@ -18,7 +18,7 @@ from app.models import Chatbot, ChatWindow, Conversation, Lead, Message, UTCDate
 from app.models.types import utc_literal
 from app.web.paging import AnyRow, Cursor, Page, by_id, read_page
 from app.web.queries import search
-from app.web.textparts import first_line, natural_key
+from app.web.textparts import chatbot_order, first_line
 
 WINDOWS_PER_PAGE = 60
 DAYS_PER_CHATBOT = 7  # on the Chats overview; a chatbot's own list pages through them all
@@ -56,11 +56,6 @@ CONVERSATION_COLUMNS = (
     col(Conversation.uri),
     col(Conversation.message_count),
 )
-
-
-def chatbot_order(name: str, serial: str) -> tuple[bool, Any, str]:
-    """Named chatbots first, in the order a person counts them (Bot 2 before Bot 10)."""
-    return (not name, natural_key(name), serial)
 
 
 def chatbots(connection: Connection) -> list[AnyRow]:

@@ -41,17 +41,18 @@ class LeadFilter:
         status = params.get("status", "").strip().lower() or "active"
         if status not in STATUS_CHOICES:
             raise BadParameter(f"status: must be one of {', '.join(STATUS_CHOICES)}")
-        cursor_text = params.get("cursor", "").strip()
-        newer_text = params.get("newer", "").strip()
+        since, until = day(params, "since"), day(params, "until")
+        cursor = Cursor.param(params, "cursor")
         return cls(
             type=kind,
             status=status,
             chatbot=params.get("chatbot", "").strip()[:200],
-            since=day(params, "since"),
-            until=day(params, "until"),
+            since=since,
+            until=until,
             q=params.get("q", "").strip()[:200],
-            cursor=Cursor.decode(cursor_text) if cursor_text else None,
-            newer=Cursor.decode(newer_text, "newer") if newer_text and not cursor_text else None,
+            cursor=cursor,
+            # One way at a time: with both, "newer" is not read at all.
+            newer=Cursor.param(params, "newer") if cursor is None else None,
             limit=whole_number(params, "limit", low=1, high=max_limit) or min(PAGE_SIZE, max_limit),
         )
 
@@ -76,11 +77,6 @@ class LeadFilter:
         return replace(self, cursor=None, newer=None)
 
     @property
-    def at_top(self) -> bool:
-        """The newest page: where new arrivals show up live."""
-        return self.cursor is None and self.newer is None
-
-    @property
     def query(self) -> str:
         """This filter and page as a URL's query string (``""`` for the default list)."""
         return urlencode(self.query_args())
@@ -92,6 +88,12 @@ class LeadFilter:
             return cls.parse(dict(parse_qsl(text[:2000])))
         except BadParameter:
             return None
+
+    @property
+    def list_href(self) -> str:
+        """This list's page in the inbox."""
+        query = self.query
+        return f"/?{query}" if query else "/"
 
     def lead_href(self, lead_id: int) -> str:
         """A lead's page that remembers this list: back, previous and next keep to it."""

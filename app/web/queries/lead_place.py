@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from app.models import Lead
 from app.web.paging import AnyRow, Cursor, page_of
-from app.web.queries import lead_search
+from app.web.queries import lead_search, leads
 from app.web.queries.lead_filter import LeadFilter
 from app.web.queries.lead_order import SORT_KEY, newer_than, older_than
 from app.web.queries.leads import (
@@ -33,18 +33,17 @@ class ListPage:
     rows: list[AnyRow]
     older: Cursor | None  # "Older →" starts after the last row shown
     newer: Cursor | None  # "← Newer" starts before the first row shown; None at the top
+    before: int  # how many matching rows come before the first shown (``rows_before``)
 
 
 def list_page(connection: Connection, where: LeadFilter, tz: ZoneInfo) -> ListPage:
     if where.newer is None:
-        place = older_than(where.cursor) if where.cursor is not None else None
-        rows = read_in_date_order(connection, LIST_COLUMNS, where, tz, place, where.limit + 1)
-        found = page_of(rows, where.limit, cursor_of)
-        newer = None
-        if where.cursor is not None and found.rows:
-            first = cursor_of(found.rows[0])
-            newer = first if _any(connection, where, tz, newer_than(first), oldest=True) else None
-        return ListPage(found.rows, found.next, newer)
+        found = leads.page(connection, where, tz)
+        # Nothing comes before the top page; below it, the rows before it are "← Newer".
+        below_top = where.cursor is not None and bool(found.rows)
+        before = rows_before(connection, where, tz, found.rows[0]) if below_top else 0
+        newer = cursor_of(found.rows[0]) if before else None
+        return ListPage(found.rows, found.next, newer, before)
     # "← Newer": the rows just newer than the cursor, read oldest first and shown newest first.
     place = newer_than(where.newer)
     rows = read_in_date_order(
@@ -54,25 +53,28 @@ def list_page(connection: Connection, where: LeadFilter, tz: ZoneInfo) -> ListPa
     shown = found.rows[::-1]
     last = cursor_of(shown[-1]) if shown else where.newer
     older = last if _any(connection, where, tz, older_than(last)) else None
-    return ListPage(shown, older, cursor_of(shown[0]) if found.next is not None else None)
+    if found.next is None:  # this page reaches the top
+        return ListPage(shown, older, None, 0)
+    return ListPage(shown, older, cursor_of(shown[0]), rows_before(connection, where, tz, shown[0]))
 
 
 _ID_AND_WHEN = (col(Lead.id), SORT_KEY.label("when"))
 
 
 def _any(
-    connection: Connection,
-    where: LeadFilter,
-    tz: ZoneInfo,
-    place: ColumnElement[bool],
-    *,
-    oldest: bool = False,
+    connection: Connection, where: LeadFilter, tz: ZoneInfo, place: ColumnElement[bool]
 ) -> bool:
     """Whether the filter matches any lead at ``place`` (looked for from its near end)."""
-    first = read_in_date_order(
-        connection, _ID_AND_WHEN, where.everywhere, tz, place, 1, newest_first=not oldest
-    )
-    return bool(first)
+    return bool(read_in_date_order(connection, _ID_AND_WHEN, where, tz, place, 1))
+
+
+def total(connection: Connection, where: LeadFilter, tz: ZoneInfo, page: ListPage) -> int:
+    """How many leads the filter matches, up to ``COUNT_CAP + 1`` (as ``count``). A page with
+    no older rows holds the last of them, so they are the ones before it and its own: known
+    already, where a count reads every match again."""
+    if page.older is None and page.rows:
+        return min(page.before + len(page.rows), COUNT_CAP + 1)
+    return count(connection, where, tz)
 
 
 def count(connection: Connection, where: LeadFilter, tz: ZoneInfo) -> int:
@@ -83,9 +85,8 @@ def count(connection: Connection, where: LeadFilter, tz: ZoneInfo) -> int:
     else:
         fts, match = source
         driven = select(col(Lead.id)).select_from(fts.join(LEAD, col(Lead.id) == fts.c.rowid))
-        everywhere = where.everywhere
         driven = driven.where(match)
-        ids = apply_filter(connection, driven, everywhere, tz, with_search=False, counting=True)
+        ids = apply_filter(connection, driven, where, tz, with_search=False, counting=True)
     counted = select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())
     return int(connection.execute(counted).scalar() or 0)
 
@@ -95,7 +96,7 @@ def rows_before(connection: Connection, where: LeadFilter, tz: ZoneInfo, first: 
     up to ``COUNT_CAP + 1``: read in date order down to it, which a search's matches would
     otherwise all be tested against (500 ms for a common one in 1M)."""
     place = newer_than(cursor_of(first))
-    found = read_in_date_order(connection, _ID_AND_WHEN, where.everywhere, tz, place, COUNT_CAP + 1)
+    found = read_in_date_order(connection, _ID_AND_WHEN, where, tz, place, COUNT_CAP + 1)
     return len(found)
 
 
@@ -105,7 +106,7 @@ def arrivals(
     """Rows newer than ``top`` (the list's first row) that the filter matches, newest first:
     what a live list puts above its first row. At most one page."""
     place = newer_than(top) if top is not None else None
-    return read_in_date_order(connection, LIST_COLUMNS, where.everywhere, tz, place, where.limit)
+    return read_in_date_order(connection, LIST_COLUMNS, where, tz, place, where.limit)
 
 
 def neighbours(
@@ -113,9 +114,8 @@ def neighbours(
 ) -> tuple[int | None, int | None]:
     """The ids just newer and just older than ``here`` among the leads the filter matches:
     previous and next on a lead's page, as in the list it was opened from."""
-    everywhere = where.everywhere
     newer = read_in_date_order(
-        connection, _ID_AND_WHEN, everywhere, tz, newer_than(here), 1, newest_first=False
+        connection, _ID_AND_WHEN, where, tz, newer_than(here), 1, newest_first=False
     )
-    older = read_in_date_order(connection, _ID_AND_WHEN, everywhere, tz, older_than(here), 1)
+    older = read_in_date_order(connection, _ID_AND_WHEN, where, tz, older_than(here), 1)
     return (newer[0].id if newer else None), (older[0].id if older else None)

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from app import phones
 from app.models import Lead
 from app.web.queries import phone_search, search
+from app.web.queries.unchanged import while_unchanged
 
 # From this many matches on, a part of a search is looked up in its FTS index by every query
 # that needs it; below, its ids are read once and a page sorts those leads.
@@ -89,23 +90,22 @@ class Found:
         """Every part matches ``COMMON`` leads or more: walk the date index for a page."""
         return all(part.floor is not None for part in self.parts)
 
+    def condition(self, walk: Window | None = None) -> ColumnElement[bool]:
+        """True for the leads this search matches. With ``walk`` (``many``): ``id + 0 IN
+        (…)``, the id then being no index to look leads up by, so SQLite walks the date index
+        and tests each lead, looking the search up among the window's ids only.
+        """
+        lead_id: ColumnElement[Any] = LEAD_ID if walk is None else LEAD_ID + 0
+        return and_(*(part.condition(lead_id, walk) for part in self.parts))
 
-def lead_matches(
-    connection: Connection, query: str, *, walk: Window | None = None
-) -> ColumnElement[bool] | None:
-    """A condition on ``Lead`` true for leads matching ``query``; None for an empty query.
 
-    With ``walk`` (SQLite, ``Found.many``): ``id + 0 IN (…)``, the id then being no index
-    to look leads up by, so SQLite walks the date index and tests each lead, looking the
-    search up among the window's ids only.
-    """
+def lead_matches(connection: Connection, query: str) -> ColumnElement[bool] | None:
+    """A condition on ``Lead`` true for leads matching ``query``; None for an empty query
+    (a page walking the date index tests ``Found.condition`` of one window instead)."""
     if connection.dialect.name != "sqlite":
-        return _other_dialect(connection, query)
+        return _other_dialect(query)
     found = look_up(connection, query)
-    if found is None:
-        return None
-    lead_id: ColumnElement[Any] = LEAD_ID if walk is None else LEAD_ID + 0
-    return and_(*(part.condition(lead_id, walk) for part in found.parts))
+    return None if found is None else found.condition()
 
 
 def count_source(
@@ -128,20 +128,14 @@ def count_source(
 
 def look_up(connection: Connection, query: str) -> Found | None:
     """SQLite: ``query`` looked up (None if it has no words), kept with the pooled connection
-    while the database is unchanged (``PRAGMA data_version`` and this connection's
-    ``total_changes``, as ``leads.count_new`` does): one page reads it several times."""
-    state = (
-        connection.exec_driver_sql("PRAGMA data_version").scalar(),
-        connection.connection.dbapi_connection.total_changes,  # type: ignore[union-attr]
-        query,
-    )
-    cached = connection.info.get(CACHE_KEY)
-    if cached is not None and cached[0] == state:
-        return cached[1]  # type: ignore[no-any-return]
-    parts = tuple(_part(connection, lookups) for lookups in _lookups(connection, query))
-    found = Found(parts) if parts else None
-    connection.info[CACHE_KEY] = (state, found)
-    return found
+    while the database is unchanged (``unchanged.while_unchanged``, as ``leads.count_new``
+    is): one page reads it several times."""
+
+    def find() -> Found | None:
+        parts = tuple(_part(connection, lookups) for lookups in _lookups(connection, query))
+        return Found(parts) if parts else None
+
+    return while_unchanged(connection, CACHE_KEY, query, find)
 
 
 def _lookups(connection: Connection, query: str) -> list[list[Lookup]]:
@@ -185,12 +179,12 @@ def _ids(name: str, expression: str, walk: Window | None) -> TextClause:
     )
 
 
-def _other_dialect(connection: Connection, query: str) -> ColumnElement[bool] | None:
+def _other_dialect(query: str) -> ColumnElement[bool] | None:
     rest, numbers = phones.split_query(query)
     found = [search.lead_words(rest)]
     for number in numbers:
         words = search.lead_words(number.typed)
-        in_phone = phone_search.lead_matches(connection, number)
+        in_phone = phone_search.lead_matches(number)
         found.append(in_phone if words is None else or_(in_phone, words))
     conditions = [condition for condition in found if condition is not None]
     return and_(*conditions) if conditions else None

@@ -40,12 +40,13 @@ from app.web.queries.lead_order import (
     date_window,
     older_than,
 )
-from app.web.textparts import natural_key
+from app.web.queries.unchanged import while_unchanged
+from app.web.textparts import chatbot_order
 
 LEAD = inspect(Lead).local_table  # rows of plain columns: the reads here use Core
 CHATBOT_NAME: Label[str] = col(Chatbot.name).label("chatbot_name")
 PREVIEW_CHARS = 160
-NEW_COUNT_KEY = "inbox_new_count"  # in the pooled connection's info: (data version, count)
+NEW_COUNT_KEY = "inbox_new_count"  # in the pooled connection's info (``while_unchanged``)
 
 Read = Callable[[], AbstractContextManager[Connection]]
 
@@ -60,12 +61,11 @@ def apply_filter(
     where: LeadFilter,
     tz: ZoneInfo,
     *,
-    walk: lead_search.Window | None = None,
     with_search: bool = True,
     counting: bool = False,
 ) -> AnySelect:
-    """``statement`` narrowed to the leads ``where`` matches (a search tested lead by lead
-    over one ``walk`` of the date index: ``read_in_date_order``)."""
+    """``statement`` narrowed to the leads ``where`` matches (``with_search=False``: all but
+    its search, which the caller adds)."""
     kind, status = func.lower(col(Lead.type)), col(Lead.status)
     if where.type == "other":
         statement = statement.where(kind.not_in(("lead", "appointment")))
@@ -82,8 +82,7 @@ def apply_filter(
     if where.chatbot:
         statement = statement.where(col(Lead.serial_number) == where.chatbot)
     statement = statement.where(*dates(where, tz))
-    searching = where.q and with_search
-    matches = lead_search.lead_matches(connection, where.q, walk=walk) if searching else None
+    matches = lead_search.lead_matches(connection, where.q) if where.q and with_search else None
     if matches is not None:
         statement = statement.where(matches)
     return statement
@@ -103,7 +102,7 @@ def matching_ids(
 ) -> AnySelect:
     """The ids of every lead the filter matches, on every page (bulk actions, counts)."""
     statement = select(col(Lead.id)).select_from(LEAD)
-    return apply_filter(connection, statement, where.everywhere, tz, counting=counting)
+    return apply_filter(connection, statement, where, tz, counting=counting)
 
 
 LIST_COLUMNS = (
@@ -147,17 +146,19 @@ def read_in_date_order(
     "roof" in 1M took 300 ms, where a page needs a few hundred.
     """
     order = NEWEST_FIRST if newest_first else OLDEST_FIRST
+    searched = lead_search.look_up(connection, where.q) if where.q and _sqlite(connection) else None
 
     def read(walk: lead_search.Window | None, within: ColumnElement[bool] | None) -> list[AnyRow]:
         statement = select(*columns).select_from(LEAD)
         statement = statement.outerjoin(Chatbot, col(Chatbot.serial_number) == Lead.serial_number)
-        statement = apply_filter(connection, statement, where, tz, walk=walk)
-        for condition in (place, within):
+        # The search looked up once above, rather than again for every window.
+        statement = apply_filter(connection, statement, where, tz, with_search=searched is None)
+        matches = searched.condition(walk) if searched is not None else None
+        for condition in (matches, place, within):
             if condition is not None:
                 statement = statement.where(condition)
         return list(connection.execute(statement.order_by(*order).limit(limit)))
 
-    searched = lead_search.look_up(connection, where.q) if where.q and _sqlite(connection) else None
     if searched is None or not searched.many:
         return read(None, None)
     starts = [] if place is None else [place]
@@ -252,30 +253,24 @@ def count_new(connection: Connection) -> int:
     on every page, the inbox's tab title, and the API's ``new_count``.
 
     Counting 250,000 new leads takes 20 ms, on every page. On SQLite the count is therefore
-    kept with the pooled connection and reused for as long as nothing was written: ``PRAGMA
-    data_version`` changes when any other connection commits (read in this transaction's
-    snapshot, like the count), ``total_changes`` when this one writes.
+    kept with the pooled connection and reused for as long as nothing was written
+    (``unchanged.while_unchanged``).
     """
     statement = select(func.count()).where(col(Lead.status) == "new", col(Lead.seen_at).is_(None))
-    if connection.dialect.name != "sqlite":
+
+    def count() -> int:
         return int(connection.execute(statement).scalar() or 0)
-    version = (
-        connection.exec_driver_sql("PRAGMA data_version").scalar(),
-        connection.connection.dbapi_connection.total_changes,  # type: ignore[union-attr]
-    )
-    cached = connection.info.get(NEW_COUNT_KEY)
-    if cached is not None and cached[0] == version:
-        return int(cached[1])
-    count = int(connection.execute(statement).scalar() or 0)
-    connection.info[NEW_COUNT_KEY] = (version, count)
-    return count
+
+    if not _sqlite(connection):
+        return count()
+    return while_unchanged(connection, NEW_COUNT_KEY, None, count)
 
 
 def chatbots(connection: Connection) -> list[AnyRow]:
     """Every chatbot, in the order a person counts them: Bot 2 before Bot 10 (unnamed last)."""
     name, serial = col(Chatbot.name), col(Chatbot.serial_number)
     rows = connection.execute(select(serial, name)).all()
-    return sorted(rows, key=lambda row: (not row.name, natural_key(row.name), row.serial_number))
+    return sorted(rows, key=lambda row: chatbot_order(row.name, row.serial_number))
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     case,
     func,
     literal,
@@ -23,7 +22,7 @@ from app import phones
 from app.models import Lead
 
 
-def lead_matches(connection: Connection, typed: phones.TypedNumber) -> ColumnElement[bool]:
+def lead_matches(typed: phones.TypedNumber) -> ColumnElement[bool]:
     """PostgreSQL: leads whose number's key contains a pattern of ``typed`` (SQLite looks the
     patterns up in the trigram index: ``lead_search``, ``phones.fts5_lookup``)."""
     key = stored_key(col(Lead.phone_number))

@@ -3,18 +3,13 @@ whether a verified delivery has arrived at all (the "webhook" step is done)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, exists, select
 from sqlmodel import col
 
 from app.models import Delivery, Lead, Outcome
 from app.web.paging import AnyRow
 
 VERIFIED = (Outcome.ACCEPTED, Outcome.DUPLICATE)
-
-
-def newest_id(connection: Connection) -> int:
-    """The newest delivery's id (0 when none): where a page starts waiting from."""
-    return int(connection.execute(select(func.max(col(Delivery.id)))).scalar() or 0)
 
 
 def newest_after(connection: Connection, since: int) -> AnyRow | None:
